@@ -1,0 +1,234 @@
+"""Connecting to an Attune database: URL resolution, the engine, error translation.
+
+:func:`connect` is the one way in. It resolves the URL (argument, then
+``$ATTUNE_DB_URL``, then the embedded default), sets ``search_path`` on every new
+connection, can make every transaction read-only in the database itself, and turns
+driver errors into :mod:`attune_nb.errors` in one place (:func:`translate_errors`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import unquote
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+from attune_nb.errors import (
+    AttuneNbError,
+    DatabaseUnavailable,
+    ReadOnlyError,
+    SchemaMismatch,
+    SchemaMissing,
+)
+
+__all__ = ["Database", "connect", "mask_url", "resolve_url", "translate_errors"]
+
+log = logging.getLogger("attune_nb")
+
+SCHEMA = "attune"
+ENV_URL = "ATTUNE_DB_URL"
+
+# What attune_nb reads; a database lacking one of these is not one we can serve.
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "execution": ("id", "action_ref", "parent", "enforcement", "status", "created", "updated",
+                  "started_at"),
+    "execution_history": ("time", "operation", "entity_id", "changed_fields", "old_values",
+                          "new_values"),
+}
+
+
+def mask_url(url: str | URL) -> str:
+    """Render a URL with its password hidden (``***``)."""
+    try:
+        parsed = url if isinstance(url, URL) else make_url(url)
+    except ArgumentError:
+        return "<unparseable URL>"
+    # Unquoted so that a socket directory reads as a path, not %2F-escaped.
+    return unquote(parsed.render_as_string(hide_password=True))
+
+
+def resolve_url(url: str | None = None) -> tuple[str, bool]:
+    """The URL to use and whether it is the embedded default (started on demand)."""
+    if url:
+        return url, False
+    env = os.environ.get(ENV_URL)
+    if env:
+        return env, False
+    from attune_nb.embedded import EmbeddedServer
+
+    return EmbeddedServer().start(), True
+
+
+def _psycopg2_url(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseUnavailable(
+            "<unparseable URL>",
+            "the URL cannot be parsed",
+            hint="use a URL like postgresql://user:password@host:5432/dbname",
+        ) from exc
+    if parsed.get_backend_name() not in ("postgresql", "postgres"):
+        raise DatabaseUnavailable(
+            mask_url(parsed),
+            f"{parsed.get_backend_name()!r} is not PostgreSQL",
+            hint="attune_nb works on Attune's PostgreSQL database: use a postgresql:// URL",
+        )
+    if parsed.drivername not in ("postgresql", "postgres", "postgresql+psycopg2"):
+        raise DatabaseUnavailable(
+            mask_url(parsed),
+            f"driver {parsed.drivername!r} is not supported",
+            hint="use postgresql:// or postgresql+psycopg2://",
+        )
+    return parsed.set(drivername="postgresql+psycopg2")
+
+
+@contextlib.contextmanager
+def translate_errors(url: str) -> Iterator[None]:
+    """Turn driver errors we understand into attune_nb errors (``raise ... from``)."""
+    try:
+        yield
+    except AttuneNbError:
+        raise
+    except DBAPIError as exc:
+        raise _translate(exc, url) from exc
+
+
+def _translate(exc: DBAPIError, url: str) -> Exception:
+    pgcode = getattr(exc.orig, "pgcode", None)
+    message = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    if pgcode == "25006":  # read_only_sql_transaction
+        statement = (exc.statement or "").strip().split("\n")[0][:120]
+        return ReadOnlyError(statement)
+    if pgcode == "3F000":  # invalid_schema_name
+        return SchemaMissing(url)
+    if exc.connection_invalidated or pgcode is None and isinstance(
+        exc, sa.exc.OperationalError
+    ):
+        return DatabaseUnavailable(url, message)
+    if pgcode in ("57P01", "57P02", "57P03", "08006", "08001", "08004", "3D000", "28P01", "28000"):
+        return DatabaseUnavailable(url, message)
+    return exc
+
+
+class Database:
+    """An open Attune database: an engine with our session settings.
+
+    >>> db = attune_nb.connect()                         # doctest: +SKIP
+    >>> db
+    <Database postgresql+psycopg2://postgres@/attune?host=… read-write>
+    >>> db.scalar("SELECT count(*) FROM attune.execution")  # doctest: +SKIP
+    1000
+    """
+
+    def __init__(self, engine: Engine, *, readonly: bool, embedded: bool = False) -> None:
+        self.engine = engine
+        self.readonly = readonly
+        self.embedded = embedded
+        self.url = mask_url(engine.url)
+
+    def __repr__(self) -> str:
+        mode = "read-only" if self.readonly else "read-write"
+        return f"<Database {self.url} {mode}>"
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection inside one transaction, committed on success, with errors translated."""
+        with translate_errors(self.url), self.engine.begin() as conn:
+            yield conn
+
+    def scalar(self, sql: str, /, **params: Any) -> Any:
+        """Run one SQL statement and return the first column of its first row."""
+        with self.connect() as conn:
+            return conn.execute(sa.text(sql), params).scalar()
+
+    def check_schema(self) -> None:
+        """Raise :class:`SchemaMissing` or :class:`SchemaMismatch` unless the schema serves us."""
+        with self.connect() as conn:
+            if conn.execute(sa.text("SELECT to_regnamespace(:s)"), {"s": SCHEMA}).scalar() is None:
+                raise SchemaMissing(self.url)
+            rows = conn.execute(
+                sa.text(
+                    "SELECT table_name, column_name FROM information_schema.columns "
+                    "WHERE table_schema = :s AND table_name = ANY(:t)"
+                ),
+                {"s": SCHEMA, "t": list(REQUIRED_COLUMNS)},
+            ).all()
+        present = {(t, c) for t, c in rows}
+        missing = [
+            f"{table}.{column}"
+            for table, columns in REQUIRED_COLUMNS.items()
+            for column in columns
+            if (table, column) not in present
+        ]
+        if missing:
+            raise SchemaMismatch(self.url, missing)
+
+
+def open_database(url: str | None = None, *, readonly: bool = False) -> Database:
+    """Open the database without checking its schema (what ``migrate`` needs)."""
+    raw, embedded = resolve_url(url)
+    parsed = _psycopg2_url(raw)
+    masked = mask_url(parsed)
+    try:
+        engine = sa.create_engine(parsed, pool_pre_ping=True, future=True)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise DatabaseUnavailable(masked, str(exc)) from exc
+
+    @event.listens_for(engine, "connect")
+    def _session_settings(dbapi_conn: Any, _record: Any) -> None:
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET search_path TO attune, public")
+            cur.execute("SET timezone TO 'UTC'")
+            if readonly:
+                cur.execute("SET default_transaction_read_only TO on")
+        dbapi_conn.commit()
+
+    db = Database(engine, readonly=readonly, embedded=embedded)
+    with translate_errors(masked):
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except DBAPIError as exc:
+            if exc.orig is not None and getattr(exc.orig, "pgcode", None) is None:
+                raise DatabaseUnavailable(masked, str(exc.orig).strip().splitlines()[0]) from exc
+            raise
+    return db
+
+
+def connect(url: str | None = None, *, readonly: bool = False) -> Database:
+    """Open an Attune database and check that it has the schema attune_nb needs.
+
+    The URL comes from ``url``, else ``$ATTUNE_DB_URL``, else the embedded default
+    (started, and migrated, on demand). ``postgresql://`` URLs use psycopg2.
+    With ``readonly=True`` every transaction is read-only in the database itself
+    and a write raises :class:`~attune_nb.errors.ReadOnlyError`.
+
+    >>> db = attune_nb.connect("postgresql://attune:secret@db:5432/attune", readonly=True)  # doctest: +SKIP
+    >>> db
+    <Database postgresql+psycopg2://attune:***@db:5432/attune read-only>
+    """
+    db = open_database(url, readonly=readonly)
+    if db.embedded and not readonly:
+        from attune_nb.migrations import migrate
+
+        migrate(db)
+    db.check_schema()
+    return db

@@ -1,0 +1,142 @@
+"""The one exception tree of attune_nb.
+
+Every error a user can meet derives from :class:`AttuneNbError`, carries the
+values it is about as attributes, and says in its message what to do::
+
+    AttuneNbError
+    ├── ConfigurationError          bad URL, bad option value or type
+    │   └── InvalidFilter           a filter of the wrong type or value
+    ├── DatabaseUnavailable         cannot reach or start the database
+    ├── SchemaMissing               the database has no ``attune`` schema
+    ├── SchemaMismatch              the ``attune`` schema lacks what we need
+    ├── MigrationError              a migration cannot be applied
+    ├── ReadOnlyError               a write on a read-only connection
+    ├── SeedError                   demo data refused or failed
+    └── NotebookError               a notebook failed to execute
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "AttuneNbError",
+    "ConfigurationError",
+    "DatabaseUnavailable",
+    "InvalidFilter",
+    "MigrationError",
+    "NotebookError",
+    "ReadOnlyError",
+    "SchemaMismatch",
+    "SchemaMissing",
+    "SeedError",
+]
+
+
+class AttuneNbError(Exception):
+    """Base of every error raised by attune_nb."""
+
+
+class ConfigurationError(AttuneNbError, ValueError):
+    """An option or URL that attune_nb cannot use.
+
+    ``name`` is the option, ``value`` what was given, ``allowed`` what would do.
+    """
+
+    def __init__(self, name: str, value: object, allowed: str) -> None:
+        self.name = name
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{name}={value!r} is not valid: {allowed}")
+
+
+class InvalidFilter(ConfigurationError, TypeError):
+    """A query filter of the wrong type or with a value that is not allowed."""
+
+
+class DatabaseUnavailable(AttuneNbError):
+    """The database cannot be reached (or the embedded one cannot start).
+
+    ``url`` is the masked URL, ``reason`` the underlying cause.
+    """
+
+    def __init__(self, url: str, reason: str, *, hint: str | None = None) -> None:
+        self.url = url
+        self.reason = reason
+        self.hint = hint or (
+            "check that the server is running and the URL is right; for the embedded "
+            "default run `attune-nb db start`"
+        )
+        super().__init__(f"cannot use database {url}: {reason}. Fix: {self.hint}")
+
+
+class SchemaMissing(AttuneNbError):
+    """The database has no ``attune`` schema."""
+
+    def __init__(self, url: str, *, schema: str = "attune") -> None:
+        self.url = url
+        self.schema = schema
+        super().__init__(
+            f"database {url} has no {schema!r} schema. Point ATTUNE_DB_URL at an Attune "
+            f"database, or create the schema with `attune-nb migrate`"
+        )
+
+
+class SchemaMismatch(AttuneNbError):
+    """The ``attune`` schema exists but lacks tables, columns or enum values we need."""
+
+    def __init__(self, url: str, missing: Sequence[str]) -> None:
+        self.url = url
+        self.missing = list(missing)
+        super().__init__(
+            f"database {url} has an 'attune' schema without {', '.join(self.missing)}. "
+            "attune_nb needs the Attune schema described in ATTUNE_SCHEMA.md; upgrade "
+            "Attune or, for an attune_nb database, run `attune-nb migrate`"
+        )
+
+
+class MigrationError(AttuneNbError):
+    """A migration cannot be applied; nothing of it was written.
+
+    ``migration`` is the file name (or None when the whole run is refused).
+    """
+
+    def __init__(self, migration: str | None, reason: str) -> None:
+        self.migration = migration
+        self.reason = reason
+        where = f"migration {migration}" if migration else "migrations"
+        super().__init__(f"{where} refused: {reason}")
+
+
+class ReadOnlyError(AttuneNbError):
+    """A write was attempted on a connection opened with ``readonly=True``."""
+
+    def __init__(self, statement: str) -> None:
+        self.statement = statement
+        super().__init__(
+            f"this connection is read-only; refused: {statement}. "
+            "Open it with attune_nb.connect(readonly=False) to write"
+        )
+
+
+class SeedError(AttuneNbError):
+    """Demo data was refused (the database already has executions) or failed."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class NotebookError(AttuneNbError):
+    """A notebook failed while executing headlessly.
+
+    ``notebook`` is its path, ``cell_index`` the failing cell, ``ename``/``evalue`` the error.
+    """
+
+    def __init__(self, notebook: str, *, cell_index: int | None, ename: str, evalue: str) -> None:
+        self.notebook = notebook
+        self.cell_index = cell_index
+        self.ename = ename
+        self.evalue = evalue
+        cell = f" in cell {cell_index}" if cell_index is not None else ""
+        super().__init__(f"notebook {notebook} failed{cell}: {ename}: {evalue}")
