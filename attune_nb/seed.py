@@ -33,6 +33,8 @@ ANCHOR = datetime(2026, 1, 14, tzinfo=UTC)
 """The fixed instant the demo history ends at."""
 WINDOW = timedelta(days=14)
 MIN_EXECUTIONS = 100
+SEED_PHASES = 6
+"""How many times :func:`seed` reports progress (one call per phase, as it starts)."""
 
 # Status codes are positions in the lifecycle order of execution_status_enum.
 STATUSES = ("requested", "scheduling", "scheduled", "running", "completed",
@@ -699,6 +701,12 @@ def seed(db: Database, *, executions: int = 20_000, seed: int = 42, force: bool 
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
     with translate_errors(db.url), db.engine.connect() as conn:
+        if conn.execute(sa.text("SELECT to_regclass('attune_nb.schema_migration')")).scalar() is None:
+            raise SeedError(
+                f"database {db.url} was not created by attune_nb (no migration ledger); demo "
+                "data is never written into a real Attune database. Seed an embedded or empty "
+                "database prepared with `attune-nb migrate`"
+            )
         existing = conn.execute(sa.text("SELECT count(*) FROM attune.execution")).scalar_one()
         if existing and not force:
             raise SeedError(
@@ -717,7 +725,6 @@ def seed(db: Database, *, executions: int = 20_000, seed: int = 42, force: bool 
             report = _load(conn, plan, ids, say)
     report.seed = seed
     report.seconds = time.perf_counter() - started
-    say(str(report))
     return report
 
 
@@ -837,7 +844,7 @@ def _load(conn: sa.Connection, plan: _Plan, ids: dict[str, dict[str, int]],
     cur.execute(_INSERT_HISTORY, {"lo": base})
     history_rows += cur.rowcount
 
-    say(f"rebuilding {len(indexes)} indexes")
+    say(f"rebuilding {len(indexes)} indexes")  # counted with the history phase
     for definition in indexes:
         cur.execute(definition)
 

@@ -1,0 +1,249 @@
+"""The ``attune-nb`` command: the embedded database, migrations, demo data, notebooks.
+
+Every command honours ``ATTUNE_DB_URL``; errors print one clear line and exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from attune_nb.errors import AttuneNbError, ConfigurationError
+
+__all__ = ["main"]
+
+log = logging.getLogger("attune_nb")
+
+DEMO_EXECUTIONS = 20_000
+DEMO_SEED = 42
+
+
+def _external_url() -> str | None:
+    return os.environ.get("ATTUNE_DB_URL") or None
+
+
+def _open(*, migrated: bool = True):  # type: ignore[no-untyped-def]
+    from attune_nb.db import connect, open_database
+
+    return connect() if migrated else open_database()
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from attune_nb.db import mask_url
+    from attune_nb.embedded import EmbeddedServer
+
+    external = _external_url()
+    if external and args.action in ("start", "stop"):
+        raise ConfigurationError(
+            "ATTUNE_DB_URL", mask_url(external),
+            "unset to manage the embedded database; `db start`/`db stop` never touch an "
+            "external server")
+    server = EmbeddedServer()
+    if args.action == "start":
+        url = server.start()
+        print(f"embedded database running in {server.home}\n{url}")
+    elif args.action == "stop":
+        print("stopped" if server.stop() else f"not running ({server.home})")
+    elif args.action == "status":
+        if external:
+            db = _open(migrated=False)
+            print(f"ATTUNE_DB_URL: {db.url} (reachable)")
+            db.close()
+        else:
+            status = server.status()
+            print(status)
+            return 0 if status.running else 3
+    elif args.action == "url":
+        print(mask_url(external) if external else server.url())
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from attune_nb.migrations import migrate
+
+    db = _open(migrated=False)
+    applied = migrate(db)
+    print(f"{db.url}: applied {', '.join(applied)}" if applied
+          else f"{db.url}: already up to date")
+    db.close()
+    return 0
+
+
+def _seed(db, *, executions: int, seed: int, force: bool) -> None:  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    from attune_nb.seed import SEED_PHASES
+    from attune_nb.seed import seed as seed_data
+
+    bar: tqdm | None = None  # created on the first phase, after the input is validated
+
+    def progress(message: str) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=SEED_PHASES, unit="phase", file=sys.stderr, desc=message,
+                       bar_format="{desc:<44} {n}/{total} {bar} {elapsed}")
+        else:
+            bar.set_description(message, refresh=False)
+            bar.update(1)
+
+    try:
+        report = seed_data(db, executions=executions, seed=seed, force=force,
+                           progress=progress)
+        if bar is not None:
+            bar.update(bar.total - bar.n)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(report)
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    db = _open()
+    _seed(db, executions=args.executions, seed=args.seed, force=args.force)
+    db.close()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from attune_nb.embedded import EmbeddedServer
+    from attune_nb.migrations import migrate
+
+    if not _external_url():
+        os.environ["ATTUNE_DB_URL"] = EmbeddedServer().start()
+    db = _open(migrated=False)
+    migrate(db)
+    count = db.scalar("SELECT count(*) FROM attune.execution")
+    if count:
+        print(f"{db.url}: {count:,} executions already there; not seeding")
+    else:
+        _seed(db, executions=args.executions, seed=args.seed, force=False)
+    db.close()
+    notebooks = Path(args.notebooks) if args.notebooks else _notebooks_dir()
+    if args.no_lab:
+        print(f"ready: ATTUNE_DB_URL={os.environ['ATTUNE_DB_URL']}\n"
+              f"open the notebooks in {notebooks} with `jupyter lab`, or run them with "
+              "`attune-nb run-notebooks`")
+        return 0
+    jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or "jupyter"
+    command = [jupyter, "lab", f"--notebook-dir={notebooks}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    print("starting JupyterLab (Ctrl-C to stop)")
+    try:
+        return subprocess.call(command, env=os.environ.copy())
+    except KeyboardInterrupt:
+        return 0
+
+
+def _notebooks_dir() -> Path:
+    from attune_nb.runner import default_notebooks_dir
+
+    return default_notebooks_dir()
+
+
+def cmd_run_notebooks(args: argparse.Namespace) -> int:
+    from attune_nb.db import resolve_url
+    from attune_nb.embedded import default_home
+    from attune_nb.runner import run_notebooks
+
+    url, _embedded = resolve_url(None)
+    output = Path(args.output) if args.output else default_home() / "runs"
+    folder = Path(args.notebooks) if args.notebooks else None
+    runs = run_notebooks(folder, output=output, url=url, timeout=args.timeout)
+    failed = 0
+    for run in runs:
+        if run.ok:
+            print(f"ok      {run.notebook.name} ({run.seconds:.1f}s) -> {run.html}")
+        else:
+            failed += 1
+            print(f"FAILED  {run.notebook.name}: {run.error}", file=sys.stderr)
+    print(f"{len(runs) - failed} passed, {failed} failed; executed copies in {output}")
+    return 1 if failed else 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} is not positive")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="attune-nb",
+        description="Analysis and operations toolkit over an Attune database. Every command "
+                    "uses $ATTUNE_DB_URL when set, else the embedded database in "
+                    "$ATTUNE_NB_HOME (default ./.attune_nb).",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    db = sub.add_parser("db", help="start, stop or inspect the embedded database",
+                        description="Manage the embedded PostgreSQL (data in $ATTUNE_NB_HOME).")
+    db.add_argument("action", choices=("start", "stop", "status", "url"),
+                    help="start it, stop it, show whether it runs, or print its URL")
+    db.set_defaults(func=cmd_db)
+
+    migrate = sub.add_parser("migrate", help="create or update the attune schema",
+                             description="Apply pending migrations. Refuses a real Attune "
+                                         "schema that attune_nb did not create.")
+    migrate.set_defaults(func=cmd_migrate)
+
+    seed = sub.add_parser("seed", help="write a deterministic demo execution history",
+                          description="Write realistic demo data (fixed clock, seeded).")
+    seed.add_argument("--executions", type=_positive, default=DEMO_EXECUTIONS, metavar="N",
+                      help=f"how many executions (default {DEMO_EXECUTIONS:,})")
+    seed.add_argument("--seed", type=int, default=DEMO_SEED, metavar="S",
+                      help=f"random seed (default {DEMO_SEED})")
+    seed.add_argument("--force", action="store_true",
+                      help="add demo data even if executions exist")
+    seed.set_defaults(func=cmd_seed)
+
+    demo = sub.add_parser("demo", help="embedded database + demo data + JupyterLab",
+                          description="Start the embedded database, migrate, seed if empty, "
+                                      "then open JupyterLab on the notebooks.")
+    demo.add_argument("--no-lab", action="store_true", help="stop before opening JupyterLab")
+    demo.add_argument("--executions", type=_positive, default=DEMO_EXECUTIONS, metavar="N",
+                      help=f"executions to seed into an empty database (default {DEMO_EXECUTIONS:,})")
+    demo.add_argument("--seed", type=int, default=DEMO_SEED, metavar="S", help="random seed")
+    demo.add_argument("--notebooks", metavar="DIR", help="notebook folder (default ./notebooks)")
+    demo.set_defaults(func=cmd_demo)
+
+    run = sub.add_parser("run-notebooks", help="execute every notebook headlessly",
+                         description="Execute the notebooks against the current database and "
+                                     "write executed copies and HTML.")
+    run.add_argument("--output", metavar="DIR",
+                     help="where executed copies go (default $ATTUNE_NB_HOME/runs)")
+    run.add_argument("--notebooks", metavar="DIR", help="notebook folder (default ./notebooks)")
+    run.add_argument("--timeout", type=_positive, default=600, metavar="SECONDS",
+                     help="per-cell timeout (default 600)")
+    run.set_defaults(func=cmd_run_notebooks)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``attune-nb``; returns the exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except AttuneNbError as exc:
+        print(f"attune-nb: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("attune-nb: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Executing notebooks headlessly: executed copies and HTML, one kernel per notebook.
+
+Kernels inherit ``ATTUNE_DB_URL`` from this process, so every notebook reads the
+same database and none starts a server of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from attune_nb.errors import ConfigurationError, NotebookError
+
+__all__ = ["NotebookRun", "default_notebooks_dir", "run_notebook", "run_notebooks"]
+
+log = logging.getLogger("attune_nb")
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """The outcome of one notebook: where its copies went, or the error it raised."""
+
+    notebook: Path
+    executed: Path | None
+    html: Path | None
+    seconds: float
+    error: NotebookError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def default_notebooks_dir() -> Path:
+    """``./notebooks`` when it exists, else the ``notebooks/`` of the attune_nb checkout."""
+    here = Path.cwd() / "notebooks"
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def run_notebook(path: Path, *, output: Path, timeout: int = 600) -> NotebookRun:
+    """Execute one notebook; write ``<output>/<name>.ipynb`` and ``.html``."""
+    import time
+
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    from nbconvert import HTMLExporter
+
+    started = time.perf_counter()
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    error: NotebookError | None = None
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        cell_index = next(
+            (i for i, cell in enumerate(notebook.cells)
+             if any(o.get("output_type") == "error" for o in cell.get("outputs", []))),
+            None,
+        )
+        error = NotebookError(str(path), cell_index=cell_index, ename=exc.ename or "Error",
+                              evalue=exc.evalue or str(exc).splitlines()[0])
+    output.mkdir(parents=True, exist_ok=True)
+    executed = output / path.name
+    nbformat.write(notebook, executed)
+    body, _resources = HTMLExporter().from_notebook_node(notebook)
+    html = executed.with_suffix(".html")
+    html.write_text(body, encoding="utf-8")
+    return NotebookRun(path, executed, html, time.perf_counter() - started, error)
+
+
+def run_notebooks(directory: Path | None = None, *, output: Path, url: str | None = None,
+                  timeout: int = 600) -> list[NotebookRun]:
+    """Execute every ``*.ipynb`` of ``directory`` in name order against ``url``.
+
+    >>> runs = run_notebooks(output=Path("runs"))     # doctest: +SKIP
+    >>> [r.ok for r in runs]                            # doctest: +SKIP
+    [True, True]
+    """
+    folder = directory or default_notebooks_dir()
+    if not folder.is_dir():
+        raise ConfigurationError("notebooks", str(folder), "a folder holding .ipynb files")
+    notebooks = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("_"))
+    if not notebooks:
+        raise ConfigurationError("notebooks", str(folder), "a folder holding .ipynb files")
+    if url:
+        os.environ["ATTUNE_DB_URL"] = url
+    runs = []
+    for path in notebooks:
+        log.info("running %s", path.name)
+        runs.append(run_notebook(path, output=output, timeout=timeout))
+    return runs
