@@ -153,17 +153,19 @@ def cmd_run_notebooks(args: argparse.Namespace) -> int:
     from attune_nb.runner import run_notebooks
 
     url, _embedded = resolve_url(None)
-    output = Path(args.output) if args.output else default_home() / "runs"
+    output = None if args.in_place else (Path(args.output) if args.output
+                                         else default_home() / "runs")
     folder = Path(args.notebooks) if args.notebooks else None
     runs = run_notebooks(folder, output=output, url=url, timeout=args.timeout)
     failed = 0
     for run in runs:
         if run.ok:
-            print(f"ok      {run.notebook.name} ({run.seconds:.1f}s) -> {run.html}")
+            print(f"ok      {run.notebook.name} ({run.seconds:.1f}s) -> {run.html or run.executed}")
         else:
             failed += 1
             print(f"FAILED  {run.notebook.name}: {run.error}", file=sys.stderr)
-    print(f"{len(runs) - failed} passed, {failed} failed; executed copies in {output}")
+    where = "outputs stored in the notebooks" if output is None else f"executed copies in {output}"
+    print(f"{len(runs) - failed} passed, {failed} failed; {where}")
     return 1 if failed else 0
 
 
@@ -224,6 +226,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output", metavar="DIR",
                      help="where executed copies go (default $ATTUNE_NB_HOME/runs)")
     run.add_argument("--notebooks", metavar="DIR", help="notebook folder (default ./notebooks)")
+    run.add_argument("--in-place", action="store_true",
+                     help="store the outputs in the notebooks themselves (what nbval compares; "
+                          "run on the demo data: `attune-nb demo --no-lab` on an empty home)")
     run.add_argument("--timeout", type=_positive, default=600, metavar="SECONDS",
                      help="per-cell timeout (default 600)")
     run.set_defaults(func=cmd_run_notebooks)

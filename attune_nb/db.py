@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import sqlalchemy as sa
@@ -27,6 +27,9 @@ from attune_nb.errors import (
     SchemaMismatch,
     SchemaMissing,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Database", "connect", "mask_url", "resolve_url", "translate_errors"]
 
@@ -44,11 +47,19 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+# The tables Database.summary() reports, with the column that dates their rows.
+SUMMARY_TABLES = (
+    ("execution", "created"), ("execution_history", "time"), ("inquiry", "created"),
+    ("event", "created"), ("enforcement", "created"), ("rule", "created"),
+    ("action", "created"), ("pack", "created"), ("worker", "created"), ("identity", "created"),
+)
+
+
 def mask_url(url: str | URL) -> str:
     """Render a URL with its password hidden (``***``)."""
     try:
         parsed = url if isinstance(url, URL) else make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return "<unparseable URL>"
     # Unquoted so that a socket directory reads as a path, not %2F-escaped.
     return unquote(parsed.render_as_string(hide_password=True))
@@ -69,7 +80,7 @@ def resolve_url(url: str | None = None) -> tuple[str, bool]:
 def _psycopg2_url(url: str) -> URL:
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: e.g. a port that is not a number
         raise DatabaseUnavailable(
             "<unparseable URL>",
             "the URL cannot be parsed",
@@ -158,6 +169,32 @@ class Database:
         """Run one SQL statement and return the first column of its first row."""
         with self.connect() as conn:
             return conn.execute(sa.text(sql), params).scalar()
+
+    def summary(self) -> pd.DataFrame:
+        """One row per Attune table: how many rows and the time span they cover.
+
+        Columns: ``table`` (str), ``rows`` (Int64), ``oldest``, ``newest`` (UTC).
+
+        >>> db.summary()                                   # doctest: +SKIP
+                       table    rows                     oldest                     newest
+        0          execution   20000  2025-12-31 00:00:07+00:00  2026-01-13 23:59:51+00:00
+        """
+        import pandas as pd
+
+        parts = [
+            f"SELECT {position} AS position, '{table}' AS table_name, count(*) AS n, "
+            f"min({column}) AS oldest, max({column}) AS newest FROM attune.{table}"
+            for position, (table, column) in enumerate(SUMMARY_TABLES)
+        ]
+        sql = " UNION ALL ".join(parts) + " ORDER BY position"
+        with self.connect() as conn:
+            rows = [row[1:] for row in conn.execute(sa.text(sql))]
+        frame = pd.DataFrame(rows, columns=["table", "rows", "oldest", "newest"])
+        frame["table"] = frame["table"].astype("string")
+        frame["rows"] = frame["rows"].astype("Int64")
+        for column in ("oldest", "newest"):
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+        return frame
 
     def check_schema(self) -> None:
         """Raise :class:`SchemaMissing` or :class:`SchemaMismatch` unless the schema serves us."""

@@ -5,7 +5,9 @@ values it is about as attributes, and says in its message what to do::
 
     AttuneNbError
     ├── ConfigurationError          bad URL, bad option value or type
-    │   └── InvalidFilter           a filter of the wrong type or value
+    │   ├── InvalidFilter           a filter of the wrong type or value
+    │   └── InvalidStatus           not one of the ten execution statuses
+    ├── InvalidTransition           a move the lifecycle forbids
     ├── DatabaseUnavailable         cannot reach or start the database
     ├── SchemaMissing               the database has no ``attune`` schema
     ├── SchemaMismatch              the ``attune`` schema lacks what we need
@@ -24,6 +26,8 @@ __all__ = [
     "ConfigurationError",
     "DatabaseUnavailable",
     "InvalidFilter",
+    "InvalidStatus",
+    "InvalidTransition",
     "MigrationError",
     "NotebookError",
     "ReadOnlyError",
@@ -52,6 +56,30 @@ class ConfigurationError(AttuneNbError, ValueError):
 
 class InvalidFilter(ConfigurationError, TypeError):
     """A query filter of the wrong type or with a value that is not allowed."""
+
+
+class InvalidStatus(ConfigurationError):
+    """A value that is not one of the ten execution statuses; ``allowed`` lists them."""
+
+    def __init__(self, value: object, allowed: list[str]) -> None:
+        super().__init__("status", value, "one of " + ", ".join(allowed))
+        self.allowed_statuses = allowed
+
+
+class InvalidTransition(AttuneNbError):
+    """A status change the lifecycle forbids.
+
+    ``current`` and ``requested`` are statuses, ``allowed`` what ``current`` may become.
+    """
+
+    def __init__(self, current: str, requested: str, allowed: list[str]) -> None:
+        self.current = current
+        self.requested = requested
+        self.allowed = allowed
+        options = ", ".join(allowed) if allowed else f"nothing: {current} is terminal"
+        super().__init__(
+            f"cannot move an execution from {current} to {requested}; from {current} it may "
+            f"become {options}")
 
 
 class DatabaseUnavailable(AttuneNbError):

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import psycopg2
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
 from attune_nb.db import Database, translate_errors
-from attune_nb.errors import MigrationError
+from attune_nb.errors import MigrationError, ReadOnlyError
 
 __all__ = ["Migration", "applied_migrations", "discover", "migrate"]
 
@@ -101,7 +102,8 @@ def _migrate_locked(conn: sa.Connection, files: list[Migration]) -> list[str]:
     has_attune = conn.execute(sa.text("SELECT to_regnamespace('attune')")).scalar() is not None
     applied: dict[str, str] = {}
     if has_ledger:
-        applied = dict(conn.execute(sa.text(f"SELECT name, checksum FROM {LEDGER}")).tuples().all())
+        applied = {name: checksum for name, checksum in
+                   conn.execute(sa.text(f"SELECT name, checksum FROM {LEDGER}"))}
     conn.commit()
     if has_attune and not applied:
         raise MigrationError(
@@ -139,10 +141,12 @@ def _migrate_locked(conn: sa.Connection, files: list[Migration]) -> list[str]:
                     sa.text(f"INSERT INTO {LEDGER} (version, name, checksum) VALUES (:v, :n, :c)"),
                     {"v": migration.version, "n": migration.name, "c": migration.checksum},
                 )
-        except DBAPIError as exc:
-            if getattr(exc.orig, "pgcode", None) == "25006":
-                raise
-            reason = str(exc.orig).strip() if exc.orig is not None else str(exc)
+        except (DBAPIError, psycopg2.Error) as exc:
+            # The file runs on the raw cursor, whose errors are psycopg2's own.
+            orig = exc.orig if isinstance(exc, DBAPIError) else exc
+            if getattr(orig, "pgcode", None) == "25006":
+                raise ReadOnlyError(f"migration {migration.name}") from exc
+            reason = str(orig).strip()
             raise MigrationError(migration.name, f"{reason}; nothing of it was applied") from exc
         done.append(migration.name)
     return done

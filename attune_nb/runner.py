@@ -41,8 +41,12 @@ def default_notebooks_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "notebooks"
 
 
-def run_notebook(path: Path, *, output: Path, timeout: int = 600) -> NotebookRun:
-    """Execute one notebook; write ``<output>/<name>.ipynb`` and ``.html``."""
+def run_notebook(path: Path, *, output: Path | None, timeout: int = 600) -> NotebookRun:
+    """Execute one notebook; write ``<output>/<name>.ipynb`` and ``.html``.
+
+    With ``output=None`` the executed notebook replaces ``path`` (refreshing the
+    stored outputs that nbval compares against) and no HTML is written.
+    """
     import time
 
     import nbformat
@@ -65,6 +69,10 @@ def run_notebook(path: Path, *, output: Path, timeout: int = 600) -> NotebookRun
         )
         error = NotebookError(str(path), cell_index=cell_index, ename=exc.ename or "Error",
                               evalue=exc.evalue or str(exc).splitlines()[0])
+    if output is None:
+        if error is None:
+            nbformat.write(notebook, path)
+        return NotebookRun(path, path, None, time.perf_counter() - started, error)
     output.mkdir(parents=True, exist_ok=True)
     executed = output / path.name
     nbformat.write(notebook, executed)
@@ -74,7 +82,7 @@ def run_notebook(path: Path, *, output: Path, timeout: int = 600) -> NotebookRun
     return NotebookRun(path, executed, html, time.perf_counter() - started, error)
 
 
-def run_notebooks(directory: Path | None = None, *, output: Path, url: str | None = None,
+def run_notebooks(directory: Path | None = None, *, output: Path | None, url: str | None = None,
                   timeout: int = 600) -> list[NotebookRun]:
     """Execute every ``*.ipynb`` of ``directory`` in name order against ``url``.
 

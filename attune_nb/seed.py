@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from attune_nb.db import Database, translate_errors
 from attune_nb.errors import ConfigurationError, SeedError
+from attune_nb.lifecycle import ExecutionStatus
 
 __all__ = ["ANCHOR", "SeedReport", "seed"]
 
@@ -37,8 +38,7 @@ SEED_PHASES = 6
 """How many times :func:`seed` reports progress (one call per phase, as it starts)."""
 
 # Status codes are positions in the lifecycle order of execution_status_enum.
-STATUSES = ("requested", "scheduling", "scheduled", "running", "completed",
-            "failed", "canceling", "cancelled", "timeout", "abandoned")
+STATUSES = tuple(status.value for status in ExecutionStatus)
 RQ, SG, SD, RU, CO, FA, CG, CD, TO, AB = range(10)
 TERMINAL = (CO, FA, CD, TO, AB)
 
@@ -217,7 +217,7 @@ class _Rows:
     """Column arrays of simulated executions, appended in blocks."""
 
     COLUMNS = ("action", "parent", "tree", "original", "retry_count", "created", "path",
-               "times", "task_name", "task_index", "manual", "rule", "forced_cut")
+               "times", "task_name", "task_index", "manual", "rule", "forced_cut", "exists")
 
     def __init__(self) -> None:
         self.blocks: list[dict[str, np.ndarray]] = []
@@ -303,7 +303,8 @@ class _Simulator:
                tree: np.ndarray, manual: np.ndarray, rule: np.ndarray,
                task_index: np.ndarray | int = -1, task_name: str = "",
                forced: np.ndarray | None = None, forced_cut: np.ndarray | None = None,
-               original: np.ndarray | None = None, retry_count: int = 0) -> np.ndarray:
+               original: np.ndarray | None = None, retry_count: int = 0,
+               exists: np.ndarray | None = None) -> np.ndarray:
         n = len(action)
         path, times = self.lifecycle(action, created, forced)
         index = self.rows.add(
@@ -315,6 +316,7 @@ class _Simulator:
             task_index=np.broadcast_to(np.asarray(task_index, dtype=np.int16), (n,)).copy(),
             manual=manual, rule=rule,
             forced_cut=forced_cut if forced_cut is not None else np.full(n, -1, dtype=np.int8),
+            exists=exists if exists is not None else np.ones(n, dtype=bool),
         )
         return index
 
@@ -339,7 +341,7 @@ class _Simulator:
                     forced_cut = np.where(force_ask == 2, RU, -1).astype(np.int8)
                 ids = self.leaves(action, start, parent=parent, tree=tree, manual=manual,
                                   rule=rule, task_index=task_index, task_name=name,
-                                  forced=forced, forced_cut=forced_cut)
+                                  forced=forced, forced_cut=forced_cut, exists=exists)
                 path = self.rows.blocks[-1]["path"]
                 times = self.rows.blocks[-1]["times"]
                 last = _PATH_LEN[path] - 1
@@ -356,7 +358,7 @@ class _Simulator:
                 path=np.full(n, -1, dtype=np.int16), times=np.full((n, MAX_STEPS), np.nan),
                 task_name=np.full(n, name, dtype=object),
                 task_index=np.full(n, task_index, dtype=np.int16), manual=manual, rule=rule,
-                forced_cut=np.full(n, -1, dtype=np.int8),
+                forced_cut=np.full(n, -1, dtype=np.int8), exists=exists,
             )
             block = self.rows.blocks[-1]
             if task.parent < 0:
@@ -432,7 +434,7 @@ def _simulate(rng: np.random.Generator, roots: int, start: float, span: float,
     force_cut = np.full(roots, -1, dtype=np.int8)
     force_ask = np.full(roots, -1, dtype=np.int8)
     if cohort:
-        _plan_cohort(action_ref, force_path, force_cut, force_ask)
+        _plan_cohort(action_ref, rule, manual, force_path, force_cut, force_ask)
 
     for ref in WORKFLOWS:
         pick = np.flatnonzero(action_ref == ref)
@@ -455,8 +457,8 @@ def _simulate(rng: np.random.Generator, roots: int, start: float, span: float,
     return rows
 
 
-def _plan_cohort(action_ref: np.ndarray, force_path: np.ndarray, force_cut: np.ndarray,
-                 force_ask: np.ndarray) -> None:
+def _plan_cohort(action_ref: np.ndarray, rule: np.ndarray, manual: np.ndarray,
+                 force_path: np.ndarray, force_cut: np.ndarray, force_ask: np.ndarray) -> None:
     """Make the rarer states present at any size: stuck runs, every terminal, inquiries."""
     n = len(action_ref)
     per = max(1, n // 4000)
@@ -470,15 +472,23 @@ def _plan_cohort(action_ref: np.ndarray, force_path: np.ndarray, force_cut: np.n
     # The cohort takes recent roots (stuck for a few days), early enough to survive
     # the final cut that makes the count exact.
     slot = int(n * 0.8)
+    rule_of = {r[2]: i for i, r in enumerate(RULES)}
+
+    def assign(ref: str) -> None:
+        # Started by the rule that runs this action, or else by hand.
+        action_ref[slot] = ref
+        rule[slot] = rule_of.get(ref, -1)
+        manual[slot] = -1 if ref in rule_of else 0
+
     for ref, path, cut in plan:
         for _ in range(per):
-            action_ref[slot] = ref
+            assign(ref)
             force_path[slot] = PATH_NAMES.index(path)
             force_cut[slot] = cut
             slot -= 1
     for ask in (0, 1, 2):  # responded, timed out, pending
         for _ in range(per):
-            action_ref[slot] = "incident.auto_remediate"
+            assign("incident.auto_remediate")
             force_ask[slot] = ask
             slot -= 1
 
@@ -541,7 +551,7 @@ def _plan(executions: int, seed: int) -> _Plan:
             tree = rows["tree"][row]
             members = rows["tree"] == tree
             cut[members] = np.minimum(cut[members], at)
-        alive = created <= cut
+        alive = (created <= cut) & rows["exists"]
         if alive.sum() < executions:
             roots = int(roots * executions / max(alive.sum(), 1) * 1.03) + 10
             continue
@@ -550,7 +560,7 @@ def _plan(executions: int, seed: int) -> _Plan:
         as_of = (order[executions - 1] + order[executions]) / 2 if alive.sum() > executions \
             else order[-1] + 1.0
         cut = np.minimum(cut, as_of)
-        keep = created <= cut
+        keep = (created <= cut) & rows["exists"]
         # Shift everything so that the history ends exactly at ANCHOR.
         shift = end - as_of
         rows["created"] = created + shift
@@ -707,6 +717,10 @@ def seed(db: Database, *, executions: int = 20_000, seed: int = 42, force: bool 
                 "data is never written into a real Attune database. Seed an embedded or empty "
                 "database prepared with `attune-nb migrate`"
             )
+        enum = conn.execute(sa.text(
+            "SELECT enum_range(NULL::attune.execution_status_enum)::text[]")).scalar_one()
+        if tuple(enum) != STATUSES:
+            raise SeedError(f"execution_status_enum is {enum}, expected {list(STATUSES)}")
         existing = conn.execute(sa.text("SELECT count(*) FROM attune.execution")).scalar_one()
         if existing and not force:
             raise SeedError(

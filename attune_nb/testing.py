@@ -29,6 +29,7 @@ class ThrowawayServer:
         self.server.start()
         self._counter = itertools.count(1)
         self._template: str | None = None
+        self._seeded: set[str] = set()
         self._closed = False
 
     def __enter__(self) -> ThrowawayServer:
@@ -68,6 +69,22 @@ class ThrowawayServer:
         clause = f' TEMPLATE "{source}" STRATEGY FILE_COPY' if source else ""
         self._admin(f'CREATE DATABASE "{name}"{clause}')
         return self.url(name)
+
+    def create_seeded_database(self, *, executions: int, seed: int, name: str | None = None) -> str:
+        """A new database holding demo data (seeded once per size and seed, then copied)."""
+        source = f"seeded_{executions}_{seed}"
+        if source not in self._seeded:
+            from attune_nb.db import connect
+            from attune_nb.seed import seed as seed_data
+
+            self.create_database(name=source)
+            db = connect(self.url(source))
+            try:
+                seed_data(db, executions=executions, seed=seed)
+            finally:
+                db.close()
+            self._seeded.add(source)
+        return self.create_database(template=source, name=name)
 
     def drop_database(self, name: str) -> None:
         self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

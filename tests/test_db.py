@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 
+import psycopg2
+import psycopg2.extensions
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import QueuePool
 
 import attune_nb
 from attune_nb import (
@@ -27,9 +30,7 @@ def _with_password(url: str) -> str:
     return url.replace("://postgres@", f"://postgres:{PASSWORD}@", 1)
 
 
-def _raw_conn(url: str):  # type: ignore[no-untyped-def]
-    import psycopg2
-
+def _raw_conn(url: str) -> psycopg2.extensions.connection:
     parsed = make_url(url)
     conn = psycopg2.connect(host=parsed.query["host"], user="postgres", dbname=parsed.database)
     conn.autocommit = True
@@ -80,7 +81,7 @@ def test_connect_rolls_back_on_error(db: Database) -> None:
     assert db.scalar("SELECT count(*) FROM attune.identity") == 0
 
 
-def _backends(monitor) -> int:  # type: ignore[no-untyped-def]
+def _backends(monitor: psycopg2.extensions.connection) -> int:
     """Other sessions on the monitor's database (the monitor itself excluded)."""
     with monitor.cursor() as cur:
         cur.execute(
@@ -98,9 +99,13 @@ def test_context_manager_closes_pooled_connections(db_url: str) -> None:
         with attune_nb.connect(db_url) as database:
             assert isinstance(database, Database)
             assert database.scalar("SELECT 1") == 1
-            assert database.engine.pool.checkedin() >= 1
+            pool = database.engine.pool
+            assert isinstance(pool, QueuePool)
+            assert pool.checkedin() >= 1
             assert _backends(monitor) >= 1
-        assert database.engine.pool.checkedin() == 0
+        pool = database.engine.pool  # dispose() replaced the pool with an empty one
+        assert isinstance(pool, QueuePool)
+        assert pool.checkedin() == 0
         # A backend exits shortly after its client hangs up: wait for that, do not time it.
         deadline = time.monotonic() + 10
         while _backends(monitor) and time.monotonic() < deadline:
@@ -113,7 +118,9 @@ def test_context_manager_closes_pooled_connections(db_url: str) -> None:
 # -- read-only ---------------------------------------------------------------------
 
 
-def test_readonly_write_raises_with_statement_and_changes_nothing(db: Database, db_url: str) -> None:
+def test_readonly_write_raises_with_statement_and_changes_nothing(
+    db: Database, db_url: str
+) -> None:
     with db.connect() as conn:
         conn.execute(sa.text("INSERT INTO attune.identity (login) VALUES ('before')"))
     ro = attune_nb.connect(db_url, readonly=True)
@@ -215,11 +222,6 @@ def test_unreachable_host_names_host_and_port() -> None:
     assert info.value.__cause__ is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: make_url raises ValueError (not ArgumentError) for a non-numeric port; "
-    "db._psycopg2_url only catches ArgumentError, so a raw ValueError escapes connect()",
-)
 def test_non_numeric_port_raises_database_unavailable() -> None:
     with pytest.raises(DatabaseUnavailable) as info:
         attune_nb.connect("postgresql://postgres:s3cret@localhost:notaport/attune")

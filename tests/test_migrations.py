@@ -244,7 +244,9 @@ def _partitions(db: Database) -> dict[str, str]:
 
 def test_ensure_partitions_creates_daily_partitions_idempotently(db: Database) -> None:
     before = _partitions(db)
-    made = db.scalar("SELECT attune.ensure_execution_history_partitions('2026-01-01', '2026-01-03')")
+    made = db.scalar(
+        "SELECT attune.ensure_execution_history_partitions('2026-01-01', '2026-01-03')"
+    )
     assert made == 3
     after = _partitions(db)
     new = set(after) - set(before)
@@ -354,12 +356,6 @@ def _broken_migration(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: migrate() runs the file on the raw DBAPI cursor, whose psycopg2 errors are not "
-    "sqlalchemy DBAPIError, so `except DBAPIError` misses them and a raw "
-    "psycopg2.errors.UndefinedTable escapes instead of MigrationError",
-)
 def test_broken_migration_raises_migration_error(db: Database, tmp_path: Path) -> None:
     folder = _broken_migration(tmp_path)
     with pytest.raises(MigrationError) as info:
@@ -374,7 +370,7 @@ def test_broken_migration_leaves_no_trace(db: Database, tmp_path: Path) -> None:
     ledger = _ledger(db)
     # The exception type is pinned by test_broken_migration_raises_migration_error;
     # this test is about the state the failure leaves behind.
-    with pytest.raises(Exception, match="no_such_table"):
+    with pytest.raises(MigrationError, match="no_such_table"):
         migrate(db, directory=folder)
     assert not _exists(db, "attune.half_done")
     assert _ledger(db) == ledger
@@ -433,7 +429,7 @@ def test_concurrent_migrations_apply_each_file_once(empty_url: str) -> None:
         try:
             start.wait()
             results.append(migrate(database))
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the assertion below
             errors.append(exc)
         finally:
             database.close()
