@@ -13,8 +13,12 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from attune_nb.errors import AttuneNbError, ConfigurationError
+
+if TYPE_CHECKING:
+    from attune_nb.db import Database
 
 __all__ = ["main"]
 
@@ -28,7 +32,7 @@ def _external_url() -> str | None:
     return os.environ.get("ATTUNE_DB_URL") or None
 
 
-def _open(*, migrated: bool = True):  # type: ignore[no-untyped-def]
+def _open(*, migrated: bool = True) -> Database:
     from attune_nb.db import connect, open_database
 
     return connect() if migrated else open_database()
@@ -75,7 +79,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _seed(db, *, executions: int, seed: int, force: bool) -> None:  # type: ignore[no-untyped-def]
+def _seed(db: Database, *, executions: int, seed: int, force: bool) -> None:
     from tqdm import tqdm
 
     from attune_nb.seed import SEED_PHASES

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import unquote
 
 import sqlalchemy as sa
@@ -149,7 +149,7 @@ class Database:
         mode = "read-only" if self.readonly else "read-write"
         return f"<Database {self.url} {mode}>"
 
-    def __enter__(self) -> Database:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -18,8 +18,8 @@ from attune_nb.errors import InvalidStatus, InvalidTransition
 __all__ = [
     "ACTIVE",
     "ALLOWED_TRANSITIONS",
-    "ExecutionStatus",
     "TERMINAL",
+    "ExecutionStatus",
     "check_transition",
     "parse_status",
 ]

@@ -339,7 +339,7 @@ class _Simulator:
                     forced = np.where(force_ask >= 0, PATH_NAMES.index("ok"), -1).astype(np.int8)
                     forced = np.where(force_ask == 1, PATH_NAMES.index("timeout"), forced)
                     forced_cut = np.where(force_ask == 2, RU, -1).astype(np.int8)
-                ids = self.leaves(action, start, parent=parent, tree=tree, manual=manual,
+                self.leaves(action, start, parent=parent, tree=tree, manual=manual,
                                   rule=rule, task_index=task_index, task_name=name,
                                   forced=forced, forced_cut=forced_cut, exists=exists)
                 path = self.rows.blocks[-1]["path"]

@@ -14,6 +14,7 @@ import atexit
 import itertools
 import tempfile
 from pathlib import Path
+from typing import Self
 
 from attune_nb.embedded import SUPERUSER, EmbeddedServer
 
@@ -32,7 +33,7 @@ class ThrowawayServer:
         self._seeded: set[str] = set()
         self._closed = False
 
-    def __enter__(self) -> ThrowawayServer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,0 +1,168 @@
+"""The ``attune-nb`` command, run in-process (and once through its console script)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from attune_nb.cli import main
+from attune_nb.testing import ThrowawayServer
+
+COMMANDS = [["--help"], ["db", "--help"], ["migrate", "--help"], ["seed", "--help"],
+            ["demo", "--help"], ["run-notebooks", "--help"]]
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=[" ".join(a) for a in COMMANDS])
+def test_every_command_has_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 0
+    assert "usage: attune-nb" in capsys.readouterr().out
+
+
+def test_console_script_is_installed() -> None:
+    script = Path(sys.executable).parent / "attune-nb"
+    done = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0
+    assert "run-notebooks" in done.stdout
+
+
+@pytest.fixture
+def use(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    def point_at(url: str) -> str:
+        monkeypatch.setenv("ATTUNE_DB_URL", url)
+        return url
+    return point_at
+
+
+def test_migrate_then_up_to_date(empty_url: str, use, capsys: pytest.CaptureFixture[str]) -> None:
+    use(empty_url)
+    assert main(["migrate"]) == 0
+    assert "applied 0001_attune_schema.sql" in capsys.readouterr().out
+    assert main(["migrate"]) == 0
+    assert "already up to date" in capsys.readouterr().out
+
+
+def test_seed_refuses_twice_without_force(db_url: str, use,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    use(db_url)
+    assert main(["seed", "--executions", "300", "--seed", "3"]) == 0
+    assert "seeded 300 executions" in capsys.readouterr().out
+    assert main(["seed", "--executions", "300"]) == 1
+    err = capsys.readouterr().err
+    assert "already holds 300 executions" in err and "--force" in err
+    assert main(["seed", "--executions", "300", "--force"]) == 0
+
+
+@pytest.mark.parametrize("value", ["abc", "-5", "0"], ids=["word", "negative", "zero"])
+def test_seed_rejects_bad_sizes(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["seed", "--executions", value])
+    assert info.value.code == 2
+    assert "--executions" in capsys.readouterr().err
+
+
+def test_seed_too_small_is_a_clear_error(db_url: str, use,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    use(db_url)
+    assert main(["seed", "--executions", "5"]) == 1
+    assert "at least 100" in capsys.readouterr().err
+
+
+def test_bad_url_fails_cleanly_and_masks_the_password(
+        use, capsys: pytest.CaptureFixture[str]) -> None:
+    use("postgresql://attune:hunter2@127.0.0.1:1/attune")
+    assert main(["migrate"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("attune-nb: error: cannot use database")
+    assert "hunter2" not in err and "***" in err
+    assert "Traceback" not in err
+
+
+def test_db_url_masks_an_external_url(use, capsys: pytest.CaptureFixture[str]) -> None:
+    use("postgresql://attune:hunter2@db.example:5432/attune")
+    assert main(["db", "url"]) == 0
+    out = capsys.readouterr().out
+    assert "hunter2" not in out and "db.example" in out
+
+
+def test_db_start_refuses_with_an_external_url(use, capsys: pytest.CaptureFixture[str]) -> None:
+    use("postgresql://attune@db.example:5432/attune")
+    assert main(["db", "start"]) == 1
+    assert "ATTUNE_DB_URL" in capsys.readouterr().err
+
+
+def test_db_start_status_stop(tmp_path_factory: pytest.TempPathFactory,
+                              monkeypatch: pytest.MonkeyPatch,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    home = Path(tmp_path_factory.mktemp("home", numbered=True))
+    monkeypatch.delenv("ATTUNE_DB_URL", raising=False)
+    monkeypatch.setenv("ATTUNE_NB_HOME", str(home))
+    try:
+        assert main(["db", "status"]) == 3
+        assert "not created yet" in capsys.readouterr().out
+        assert main(["db", "start"]) == 0
+        assert "postgresql+psycopg2://postgres@/attune?host=" in capsys.readouterr().out
+        assert main(["db", "status"]) == 0
+        assert "running (pid" in capsys.readouterr().out
+        assert main(["migrate"]) == 0
+        capsys.readouterr()
+        assert main(["db", "stop"]) == 0
+        assert "stopped" in capsys.readouterr().out
+        assert main(["db", "stop"]) == 0
+        assert "not running" in capsys.readouterr().out
+    finally:
+        main(["db", "stop"])
+
+
+def test_demo_without_lab_migrates_and_seeds_once(empty_url: str, use,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    use(empty_url)
+    assert main(["demo", "--no-lab", "--executions", "400"]) == 0
+    out = capsys.readouterr().out
+    assert "seeded 400 executions" in out and "ready:" in out
+    assert main(["demo", "--no-lab", "--executions", "400"]) == 0
+    assert "400 executions already there; not seeding" in capsys.readouterr().out
+
+
+def _notebook(path: Path, code: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [nbformat.v4.new_markdown_cell("# test"), nbformat.v4.new_code_cell(code)]
+    nbformat.write(nb, path)
+
+
+def test_run_notebooks_writes_copies_and_html_and_reports_failures(
+        pg: ThrowawayServer, db_url: str, use, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    use(db_url)
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    _notebook(folder / "a_ok.ipynb", "import attune_nb\n"
+                                     "print(attune_nb.connect().scalar('SELECT 40 + 2'))")
+    _notebook(folder / "b_broken.ipynb", "raise ValueError('broken on purpose')")
+    out = tmp_path / "out"
+    code = main(["run-notebooks", "--notebooks", str(folder), "--output", str(out)])
+    assert code == 1
+    captured = capsys.readouterr()
+    assert "1 passed, 1 failed" in captured.out
+    assert "b_broken.ipynb" in captured.err and "broken on purpose" in captured.err
+    executed = nbformat.read(out / "a_ok.ipynb", as_version=4)
+    assert executed.cells[1].outputs[0]["text"].strip() == "42"
+    assert (out / "a_ok.html").read_text().startswith("<!DOCTYPE html>")
+    assert (out / "b_broken.html").exists()
+    json.loads((out / "b_broken.ipynb").read_text())
+
+
+def test_run_notebooks_needs_notebooks(tmp_path: Path, db_url: str, use,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    use(db_url)
+    assert main(["run-notebooks", "--notebooks", str(tmp_path), "--output",
+                 str(tmp_path / "o")]) == 1
+    assert "a folder holding .ipynb files" in capsys.readouterr().err
