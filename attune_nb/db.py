@@ -9,6 +9,7 @@ driver errors into :mod:`attune_nb.errors` in one place (:func:`translate_errors
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 from collections.abc import Iterator
@@ -31,7 +32,12 @@ from attune_nb.errors import (
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Database", "connect", "mask_url", "resolve_url", "translate_errors"]
+    from attune_nb.inquiries import InquiryRepository
+    from attune_nb.records import Trace
+    from attune_nb.repository import ExecutionRepository
+
+__all__ = ["Database", "connect", "mask_url", "resolve_url", "translate_driver_error",
+           "translate_errors"]
 
 log = logging.getLogger("attune_nb")
 
@@ -112,6 +118,19 @@ def translate_errors(url: str) -> Iterator[None]:
         raise _translate(exc, url) from exc
 
 
+def translate_driver_error(exc: Exception, url: str, statement: str = "") -> Exception:
+    """The attune_nb error for a raw psycopg2 error (from a cursor we drive ourselves)."""
+    pgcode = getattr(exc, "pgcode", None)
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if pgcode == "25006":
+        return ReadOnlyError(statement or message)
+    if pgcode == "3F000":
+        return SchemaMissing(url)
+    if pgcode is None or pgcode.startswith(("08", "57P")):
+        return DatabaseUnavailable(url, message)
+    return exc
+
+
 def _translate(exc: DBAPIError, url: str) -> Exception:
     pgcode = getattr(exc.orig, "pgcode", None)
     message = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
@@ -169,6 +188,38 @@ class Database:
         """Run one SQL statement and return the first column of its first row."""
         with self.connect() as conn:
             return conn.execute(sa.text(sql), params).scalar()
+
+    @functools.cached_property
+    def executions(self) -> ExecutionRepository:
+        """The :class:`~attune_nb.repository.ExecutionRepository` of this database."""
+        from attune_nb.repository import ExecutionRepository
+
+        return ExecutionRepository(self)
+
+    @functools.cached_property
+    def inquiries(self) -> InquiryRepository:
+        """The :class:`~attune_nb.inquiries.InquiryRepository` of this database."""
+        from attune_nb.inquiries import InquiryRepository
+
+        return InquiryRepository(self)
+
+    def trace(self, execution_id: int, /) -> Trace:
+        """How an execution came to be: event -> enforcement -> rule -> root -> execution.
+
+        >>> db.trace(42)                                  # doctest: +SKIP
+        <event 7 monitoring.alert_fired> -> <enforcement 7 incident.on_alert processed> -> …
+        """
+        from attune_nb.inquiries import trace
+
+        return trace(self, execution_id)
+
+    @functools.cached_property
+    def managed(self) -> bool:
+        """Whether attune_nb created this database's schema (its migration ledger exists).
+
+        False means a real Attune database: status changes made here reach no worker.
+        """
+        return self.scalar("SELECT to_regclass('attune_nb.schema_migration') IS NOT NULL")
 
     def summary(self) -> pd.DataFrame:
         """One row per Attune table: how many rows and the time span they cover.

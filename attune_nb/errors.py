@@ -8,6 +8,13 @@ values it is about as attributes, and says in its message what to do::
     │   ├── InvalidFilter           a filter of the wrong type or value
     │   └── InvalidStatus           not one of the ten execution statuses
     ├── InvalidTransition           a move the lifecycle forbids
+    ├── StaleUpdate                 compare-and-set lost: the status changed meanwhile
+    ├── NotFound
+    │   ├── ExecutionNotFound       no execution with that id
+    │   └── InquiryNotFound         no inquiry with that id
+    ├── InquiryClosed               the inquiry is not pending (or has expired)
+    ├── InvalidResponse             a response its schema or options refuse
+    ├── HierarchyLoop               a parent chain that loops
     ├── DatabaseUnavailable         cannot reach or start the database
     ├── SchemaMissing               the database has no ``attune`` schema
     ├── SchemaMismatch              the ``attune`` schema lacks what we need
@@ -25,15 +32,22 @@ __all__ = [
     "AttuneNbError",
     "ConfigurationError",
     "DatabaseUnavailable",
+    "ExecutionNotFound",
+    "HierarchyLoop",
+    "InquiryClosed",
+    "InquiryNotFound",
     "InvalidFilter",
+    "InvalidResponse",
     "InvalidStatus",
     "InvalidTransition",
     "MigrationError",
+    "NotFound",
     "NotebookError",
     "ReadOnlyError",
     "SchemaMismatch",
     "SchemaMissing",
     "SeedError",
+    "StaleUpdate",
 ]
 
 
@@ -168,3 +182,73 @@ class NotebookError(AttuneNbError):
         self.evalue = evalue
         cell = f" in cell {cell_index}" if cell_index is not None else ""
         super().__init__(f"notebook {notebook} failed{cell}: {ename}: {evalue}")
+
+
+class StaleUpdate(AttuneNbError):
+    """Compare-and-set lost: the execution was not in the ``expected`` status any more.
+
+    ``actual`` is what it was when the write was refused; nothing was written.
+    """
+
+    def __init__(self, execution_id: int, expected: str, actual: str) -> None:
+        self.execution_id = execution_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"execution {execution_id} is {actual}, not {expected}: somebody changed it "
+            "first and nothing was written. Read it again and decide anew")
+
+
+class NotFound(AttuneNbError, LookupError):
+    """No row with that id."""
+
+
+class ExecutionNotFound(NotFound):
+    """No execution with ``execution_id``."""
+
+    def __init__(self, execution_id: object) -> None:
+        self.execution_id = execution_id
+        super().__init__(f"no execution with id {execution_id!r}; find ids with "
+                         "db.executions.frame(...)")
+
+
+class InquiryNotFound(NotFound):
+    """No inquiry with ``inquiry_id``."""
+
+    def __init__(self, inquiry_id: object) -> None:
+        self.inquiry_id = inquiry_id
+        super().__init__(f"no inquiry with id {inquiry_id!r}; find ids with "
+                         "db.inquiries.frame(status='pending')")
+
+
+class InquiryClosed(AttuneNbError):
+    """The inquiry cannot be answered: its ``status`` is not pending, or it expired."""
+
+    def __init__(self, inquiry_id: int, status: str, reason: str) -> None:
+        self.inquiry_id = inquiry_id
+        self.status = status
+        self.reason = reason
+        super().__init__(f"inquiry {inquiry_id} cannot be answered: {reason}; nothing was written")
+
+
+class InvalidResponse(AttuneNbError, ValueError):
+    """A response refused by the inquiry's ``response_schema`` or ``response_options``."""
+
+    def __init__(self, inquiry_id: int, response: object, messages: list[str]) -> None:
+        self.inquiry_id = inquiry_id
+        self.response = response
+        self.messages = messages
+        super().__init__(f"response {response!r} to inquiry {inquiry_id} is not valid: "
+                         + "; ".join(messages))
+
+
+class HierarchyLoop(AttuneNbError):
+    """A parent chain that loops back on itself (corrupted data); ``path`` is the loop."""
+
+    def __init__(self, execution_id: int, path: list[int]) -> None:
+        self.execution_id = execution_id
+        self.path = path
+        super().__init__(
+            f"the parent chain of execution {execution_id} loops: "
+            + " -> ".join(str(p) for p in path)
+            + ". The data is corrupted; fix the parent column of one of these rows")

@@ -1,0 +1,154 @@
+"""The execution filters every query takes, validated once and turned into SQL.
+
+Each filter takes one value or a list (SQL ``IN``); filters combine with AND.
+Refs take an exact ref or a ``pack.*`` wildcard. Bad types or values raise
+:class:`~attune_nb.errors.InvalidFilter` naming the filter, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Any, TypedDict
+
+import sqlalchemy as sa
+
+from attune_nb import schema as t
+from attune_nb.errors import InvalidFilter, InvalidStatus
+from attune_nb.lifecycle import ExecutionStatus, parse_status
+
+__all__ = ["FILTER_NAMES", "ExecutionFilters", "check_id", "execution_where", "to_utc"]
+
+
+class ExecutionFilters(TypedDict, total=False):
+    """The keyword filters of ``frame``, ``count``, ``bulk_transition`` and ``intervals``."""
+
+    status: str | ExecutionStatus | Iterable[str | ExecutionStatus] | None
+    action_ref: str | Iterable[str] | None
+    pack: str | Iterable[str] | None
+    rule_ref: str | Iterable[str] | None
+    trigger_ref: str | Iterable[str] | None
+    executor: int | Iterable[int] | None
+    worker: int | Iterable[int] | None
+    enforcement: int | Iterable[int] | None
+    parent: int | Iterable[int] | None
+    top_level_only: bool
+    since: datetime | date | str | None
+    until: datetime | date | str | None
+
+
+FILTER_NAMES: tuple[str, ...] = tuple(ExecutionFilters.__annotations__)
+
+
+def _values(name: str, value: Any) -> list[Any]:
+    if isinstance(value, (str, bytes, int, ExecutionStatus)) and not isinstance(value, bool):
+        return [value]
+    if isinstance(value, dict) or not isinstance(value, Iterable):
+        raise InvalidFilter(name, value, "one value or a list of values")
+    return list(value)
+
+
+def check_id(name: str, value: Any) -> int:
+    """An execution (or other) id: an int, not a bool or a float; else InvalidFilter."""
+    try:
+        import numpy as np
+
+        if isinstance(value, np.integer):
+            value = int(value)
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidFilter(name, value, "an integer id")
+    return value
+
+
+def _ids(name: str, value: Any) -> list[int]:
+    return [check_id(name, v) for v in _values(name, value)]
+
+
+def _refs(name: str, value: Any, column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+    exact: list[str] = []
+    packs: list[str] = []
+    for ref in _values(name, value):
+        if not isinstance(ref, str) or not ref.strip():
+            raise InvalidFilter(name, ref, "a ref like 'core.echo' or a wildcard like 'core.*'")
+        if ref.endswith(".*") and "*" not in ref[:-2] and ref[:-2]:
+            packs.append(ref[:-2])
+        elif "*" in ref:
+            raise InvalidFilter(name, ref, "an exact ref, or 'pack.*' for every ref of a pack")
+        else:
+            exact.append(ref)
+    clauses: list[sa.ColumnElement[bool]] = []
+    if exact:
+        clauses.append(column.in_(exact))
+    if packs:
+        clauses.append(sa.func.split_part(column, ".", 1).in_(packs))
+    return sa.or_(*clauses) if clauses else sa.false()
+
+
+def to_utc(name: str, value: Any) -> datetime:
+    """A datetime, date or ISO string as an aware UTC datetime (naive means UTC)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise InvalidFilter(name, value, "a datetime or an ISO 8601 string like "
+                                             "'2026-01-13T12:00:00Z'") from None
+    if hasattr(value, "to_pydatetime"):  # pandas Timestamp
+        value = value.to_pydatetime()
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    if not isinstance(value, datetime):
+        raise InvalidFilter(name, value, "a datetime, a date or an ISO 8601 string")
+    if value.tzinfo is None:  # naive times are UTC
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def execution_where(filters: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
+    """WHERE clauses over ``execution`` (and ``enforcement``, left-joined) for ``filters``."""
+    unknown = sorted(set(filters) - set(FILTER_NAMES))
+    if unknown:
+        raise InvalidFilter(unknown[0], filters[unknown[0]],
+                            "one of the filters " + ", ".join(FILTER_NAMES))
+    e, enf = t.execution, t.enforcement
+    where: list[sa.ColumnElement[bool]] = []
+    for name, value in filters.items():
+        if value is None:
+            continue
+        if name == "status":
+            try:
+                statuses = [parse_status(v).value for v in _values(name, value)]
+            except InvalidStatus as exc:
+                raise InvalidStatus(exc.value, exc.allowed_statuses) from None
+            where.append(e.c.status.in_(statuses))
+        elif name == "action_ref":
+            where.append(_refs(name, value, e.c.action_ref))
+        elif name == "rule_ref":
+            where.append(_refs(name, value, enf.c.rule_ref))
+        elif name == "trigger_ref":
+            where.append(_refs(name, value, enf.c.trigger_ref))
+        elif name == "pack":
+            packs = _values(name, value)
+            if not all(isinstance(p, str) and p and "." not in p for p in packs):
+                raise InvalidFilter(name, value, "a pack ref like 'core' (no dots) or a list")
+            where.append(sa.func.split_part(e.c.action_ref, ".", 1).in_(packs))
+        elif name in ("executor", "worker", "enforcement", "parent"):
+            where.append(e.c[name].in_(_ids(name, value)))
+        elif name == "top_level_only":
+            if not isinstance(value, bool):
+                raise InvalidFilter(name, value, "True or False")
+            if value:
+                where.append(e.c.parent.is_(None))
+        elif name == "since":
+            where.append(e.c.created >= to_utc(name, value))
+        elif name == "until":
+            where.append(e.c.created < to_utc(name, value))
+    since, until = filters.get("since"), filters.get("until")
+    if since is not None and until is not None and to_utc("since", since) > to_utc("until", until):
+        raise InvalidFilter("until", until, f"a time after since={since!r}")
+    return where
+
+
+def needs_enforcement(filters: dict[str, Any]) -> bool:
+    return filters.get("rule_ref") is not None or filters.get("trigger_ref") is not None

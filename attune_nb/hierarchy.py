@@ -1,0 +1,158 @@
+"""Workflow hierarchies as trees: :class:`ExecutionNode`, built from a ``descendants`` frame.
+
+Pure Python over a DataFrame: walk it, print it as an indented tree, turn it back
+into a frame, show it in a notebook. Orphans (a parent id whose row is gone) and
+loops cut by the query are flagged on the node.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from attune_nb.lifecycle import ExecutionStatus
+from attune_nb.records import Execution
+
+__all__ = ["ExecutionNode", "build_tree"]
+
+_STATUS_COLOURS = {
+    "requested": "#6c757d", "scheduling": "#6c757d", "scheduled": "#17a2b8",
+    "running": "#007bff", "completed": "#28a745", "failed": "#dc3545",
+    "canceling": "#fd7e14", "cancelled": "#fd7e14", "timeout": "#dc3545",
+    "abandoned": "#6f42c1",
+}
+
+
+@dataclass(eq=False)
+class ExecutionNode:
+    """One execution in a workflow tree, with its child tasks in creation order.
+
+    >>> root = db.executions.tree(1)                 # doctest: +SKIP
+    >>> print(root)                                  # doctest: +SKIP
+    1 ops.nightly_maintenance completed
+    ├── 2 ops.rotate_logs completed
+    └── 3 ops.db_backup completed
+        └── 4 ops.snapshot_volume completed
+    """
+
+    execution: Execution
+    children: list[ExecutionNode] = field(default_factory=list)
+    depth: int = 0
+    orphan: bool = False
+    cycle: bool = False
+    _frame: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def id(self) -> int:
+        return self.execution.id
+
+    def walk(self) -> Iterator[ExecutionNode]:
+        """This node and every descendant, depth first (pre-order)."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children))
+
+    def __iter__(self) -> Iterator[ExecutionNode]:
+        return self.walk()
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.walk())
+
+    def find(self, execution_id: int) -> ExecutionNode | None:
+        """The node of ``execution_id`` in this tree, or None."""
+        return next((n for n in self.walk() if n.id == execution_id), None)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The nodes of this subtree as a frame (the ``descendants`` layout), depth first."""
+        if self._frame is None:
+            raise ValueError("this node was not built from a frame")
+        ids = [n.id for n in self.walk()]
+        frame = self._frame.set_index("id", drop=False).loc[ids]
+        return frame.reset_index(drop=True)
+
+    def _label(self) -> str:
+        e = self.execution
+        flags = (" [orphan]" if self.orphan else "") + (" [loop cut]" if self.cycle else "")
+        return f"{e.id} {e.action_ref} {e.status.value}{flags}"
+
+    def render(self, *, max_depth: int | None = None) -> str:
+        """The tree as indented text, one execution per line."""
+        lines = [self._label()]
+
+        def add(node: ExecutionNode, prefix: str, level: int) -> None:
+            if max_depth is not None and level > max_depth:
+                return
+            for i, child in enumerate(node.children):
+                last = i == len(node.children) - 1
+                lines.append(prefix + ("└── " if last else "├── ") + child._label())
+                add(child, prefix + ("    " if last else "│   "), level + 1)
+
+        add(self, "", 1)
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def __repr__(self) -> str:
+        e = self.execution
+        return (f"<ExecutionNode {e.id} {e.action_ref} {e.status.value}, "
+                f"{len(self) - 1} descendants>")
+
+    def _repr_html_(self) -> str:
+        def item(node: ExecutionNode) -> str:
+            e = node.execution
+            colour = _STATUS_COLOURS.get(e.status.value, "#000")
+            badge = (f'<span style="color:{colour};font-weight:600">{e.status.value}</span>')
+            flags = (" <em>orphan</em>" if node.orphan else "") + \
+                    (" <em>loop cut</em>" if node.cycle else "")
+            inner = "".join(item(c) for c in node.children)
+            kids = f"<ul style='margin:0;padding-left:1.2em'>{inner}</ul>" if inner else ""
+            return (f"<li><code>{e.id}</code> {html.escape(e.action_ref)} {badge}{flags}"
+                    f"{kids}</li>")
+
+        return f"<ul style='list-style:none;padding-left:0'>{item(self)}</ul>"
+
+
+def _clean(value: Any) -> Any:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if hasattr(value, "item") and not isinstance(value, (list, dict)):
+        return value.item()
+    return value
+
+
+def execution_from_series(row: dict[Any, Any]) -> Execution:
+    values = {k: _clean(v) for k, v in row.items()}
+    values["status"] = ExecutionStatus(values["status"])
+    return Execution.from_row(values)
+
+
+def build_tree(frame: pd.DataFrame) -> ExecutionNode:
+    """Build the tree of a ``descendants`` frame (depth 0 is the root)."""
+    if frame.empty:
+        raise ValueError("an empty frame has no root")
+    nodes: dict[int, ExecutionNode] = {}
+    root: ExecutionNode | None = None
+    for row in frame.to_dict("records"):
+        node = ExecutionNode(execution_from_series(row), depth=int(row["depth"]),
+                             orphan=bool(row["orphan"]), cycle=bool(row["cycle"]),
+                             _frame=frame)
+        nodes[node.id] = node
+        if node.depth == 0:
+            root = node
+        else:
+            nodes[int(row["parent"])].children.append(node)
+    if root is None:
+        raise ValueError("the frame has no row at depth 0")
+    return root

@@ -1,0 +1,255 @@
+"""Inquiries (human-in-the-loop questions) and traces (how an execution came to be).
+
+Responding is compare-and-set, as in Attune: pending -> responded only while
+``timeout_at`` has not passed, after the response passed the inquiry's
+``response_schema`` and ``response_options``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from attune_nb import frames
+from attune_nb import schema as t
+from attune_nb.errors import (
+    ExecutionNotFound,
+    InquiryClosed,
+    InquiryNotFound,
+    InvalidFilter,
+    InvalidResponse,
+)
+from attune_nb.filters import check_id, to_utc
+from attune_nb.frames import Column
+from attune_nb.records import Execution, Inquiry, Trace, TraceLink
+
+if TYPE_CHECKING:
+    from attune_nb.db import Database
+
+__all__ = ["INQUIRY_COLUMNS", "InquiryRepository", "trace"]
+
+INQUIRY_STATUSES = ("pending", "responded", "timeout", "cancelled")
+INQUIRY_COLUMNS: tuple[Column, ...] = (
+    Column("id", "id"), Column("execution", "id"), Column("status", "inquiry_status"),
+    Column("prompt", "str"), Column("assigned_to", "id"), Column("created", "time"),
+    Column("timeout_at", "time"), Column("responded_at", "time"), Column("responded_by", "id"),
+    Column("updated", "time"), Column("response_options", "json"), Column("response", "json"),
+)
+"""The inquiry frame layout; ``execution`` is ``created_by_execution`` (or the older ``execution``)."""
+
+# Keys of an object response that name the chosen option, checked against response_options.
+CHOICE_KEYS = ("choice", "option", "answer")
+
+
+class InquiryRepository:
+    """Inquiries: ``frame``, ``get``, ``respond``. Get it from ``db.inquiries``."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._execution_column: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<InquiryRepository {self.db.url}>"
+
+    @property
+    def execution_column(self) -> str:
+        """``created_by_execution``, or ``execution`` in older Attune schemas (probed once)."""
+        if self._execution_column is None:
+            names = self.db.scalar(
+                "SELECT array_agg(column_name::text) FROM information_schema.columns "
+                "WHERE table_schema = 'attune' AND table_name = 'inquiry'") or []
+            self._execution_column = ("created_by_execution" if "created_by_execution" in names
+                                      else "execution")
+        return self._execution_column
+
+    def _table(self) -> sa.Table:
+        if self.execution_column == "created_by_execution":
+            return t.inquiry
+        columns = [sa.Column("execution", sa.BigInteger) if c.name == "created_by_execution"
+                   else sa.Column(c.name, c.type) for c in t.inquiry.columns]
+        return sa.Table("inquiry", sa.MetaData(schema="attune"), *columns)
+
+    def _row(self, row: Any) -> Inquiry:
+        values = dict(row)
+        values["created_by_execution"] = values.pop(self.execution_column, None)
+        return Inquiry.from_row(values)
+
+    def get(self, inquiry_id: int, /) -> Inquiry:
+        """The inquiry ``inquiry_id``; :class:`InquiryNotFound` if there is none."""
+        inquiry_id = check_id("id", inquiry_id)
+        table = self._table()
+        with self.db.connect() as conn:
+            row = conn.execute(sa.select(table).where(table.c.id == inquiry_id)).mappings().first()
+        if row is None:
+            raise InquiryNotFound(inquiry_id)
+        return self._row(row)
+
+    def frame(self, *, status: str | Iterable[str] | None = None,
+              execution: int | Iterable[int] | None = None,
+              assigned_to: int | Iterable[int] | None = None,
+              since: datetime | str | None = None, until: datetime | str | None = None,
+              limit: int | None = 1000, offset: int = 0) -> pd.DataFrame:
+        """Inquiries as a DataFrame (:data:`INQUIRY_COLUMNS`), newest first.
+
+        >>> db.inquiries.frame(status="pending")          # doctest: +SKIP
+        """
+        table = self._table()
+        where: list[Any] = []
+        if status is not None:
+            statuses = [status] if isinstance(status, str) else list(status)
+            bad = [s for s in statuses if s not in INQUIRY_STATUSES]
+            if bad:
+                raise InvalidFilter("status", bad[0], "one of " + ", ".join(INQUIRY_STATUSES))
+            where.append(table.c.status.in_(statuses))
+        for name, value, column in (("execution", execution, table.c[self.execution_column]),
+                                    ("assigned_to", assigned_to, table.c.assigned_to)):
+            if value is not None:
+                ids = [value] if isinstance(value, int) else list(value)
+                where.append(column.in_([check_id(name, v) for v in ids]))
+        if since is not None:
+            where.append(table.c.created >= to_utc("since", since))
+        if until is not None:
+            where.append(table.c.created < to_utc("until", until))
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                                  or limit < 0):
+            raise InvalidFilter("limit", limit, "a whole number >= 0, or None")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise InvalidFilter("offset", offset, "a whole number >= 0")
+        cols = [table.c[self.execution_column].label("execution") if c.name == "execution"
+                else table.c[c.name] for c in INQUIRY_COLUMNS]
+        stmt = (sa.select(*cols).where(*where)
+                .order_by(table.c.created.desc(), table.c.id.desc()).offset(offset))
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self.db.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return frames.records_frame(rows, INQUIRY_COLUMNS)
+
+    def respond(self, inquiry_id: int, response: Any, /, *,
+                responder: int | None = None) -> Inquiry:
+        """Answer a pending inquiry; return it, now ``responded``.
+
+        The response must satisfy the inquiry's ``response_schema`` (JSON Schema) and,
+        when it is a plain value (or an object with a ``choice``/``option``/``answer``
+        key), be one of ``response_options``. Only the assignee may answer an assigned
+        inquiry (``responder`` is an identity id). The write is compare-and-set:
+        pending -> responded only while ``timeout_at`` has not passed.
+
+        Raises :class:`InquiryNotFound`, :class:`InquiryClosed`, :class:`InvalidResponse`.
+        """
+        inquiry = self.get(inquiry_id)
+        if responder is not None:
+            responder = check_id("responder", responder)
+        if inquiry.status != "pending":
+            raise InquiryClosed(inquiry.id, inquiry.status, f"it is {inquiry.status}")
+        messages = validate_response(inquiry, response)
+        if responder is not None and inquiry.assigned_to is not None \
+                and responder != inquiry.assigned_to:
+            messages.append(f"only the assignee (identity {inquiry.assigned_to}) may respond, "
+                            f"not identity {responder}")
+        if messages:
+            raise InvalidResponse(inquiry.id, response, messages)
+        table = self._table()
+        stmt = (table.update()
+                .where(table.c.id == inquiry.id, table.c.status == "pending",
+                       sa.or_(table.c.timeout_at.is_(None), table.c.timeout_at > sa.func.now()))
+                .values(status="responded", response=response, responded_at=sa.func.now(),
+                        responded_by=responder)
+                .returning(*table.c))
+        with self.db.connect() as conn:
+            row = conn.execute(stmt).mappings().first()
+            if row is None:
+                now = conn.execute(sa.select(table.c.status, table.c.timeout_at,
+                                             sa.func.now().label("now"))
+                                   .where(table.c.id == inquiry.id)).first()
+        if row is not None:
+            return self._row(row)
+        if now is None:
+            raise InquiryNotFound(inquiry.id)
+        if now.status != "pending":
+            raise InquiryClosed(inquiry.id, str(now.status), f"it is {now.status}")
+        raise InquiryClosed(inquiry.id, "pending",
+                            f"it timed out at {now.timeout_at:%Y-%m-%d %H:%M:%S %Z}")
+
+
+def validate_response(inquiry: Inquiry, response: Any) -> list[str]:
+    """What is wrong with ``response`` for ``inquiry`` (empty when it is fine)."""
+    import jsonschema
+
+    messages: list[str] = []
+    if inquiry.response_schema:
+        validator = jsonschema.Draft202012Validator(inquiry.response_schema)
+        messages += [error.message for error in
+                     sorted(validator.iter_errors(response), key=lambda e: list(e.path))]
+    options = inquiry.response_options or []
+    if options:
+        chosen: Any = None
+        if isinstance(response, dict):
+            key = next((k for k in CHOICE_KEYS if k in response), None)
+            chosen = response[key] if key else None
+        elif not isinstance(response, list):
+            chosen = response
+        if chosen is not None and chosen not in options:
+            messages.append(f"{chosen!r} is not one of the options {options}")
+    return messages
+
+
+def trace(db: Database, execution_id: int) -> Trace:
+    """How ``execution_id`` came to be; missing links are kept and flagged."""
+    execution_id = check_id("id", execution_id)
+    e, enf, ev, rl = t.execution, t.enforcement, t.event, t.rule
+    with db.connect() as conn:
+        row = conn.execute(sa.select(e).where(e.c.id == execution_id)).mappings().first()
+        if row is None:
+            raise ExecutionNotFound(execution_id)
+        execution = Execution.from_row(row)
+        # The top-level workflow root: one recursive query up the parent chain.
+        top = conn.execute(sa.text("""
+            WITH RECURSIVE up(id, parent, depth, path) AS (
+                SELECT id, parent, 0, ARRAY[id] FROM attune.execution WHERE id = :id
+                UNION ALL
+                SELECT p.id, p.parent, u.depth + 1, u.path || p.id
+                FROM attune.execution p JOIN up u ON p.id = u.parent
+                WHERE NOT p.id = ANY(u.path)
+            )
+            SELECT id, parent FROM up ORDER BY depth DESC LIMIT 1"""), {"id": execution_id}).one()
+        root = execution if top.id == execution.id else Execution.from_row(
+            conn.execute(sa.select(e).where(e.c.id == top.id)).mappings().one())
+        links: list[TraceLink] = []
+        enforcement_id = execution.enforcement or root.enforcement
+        enforcement = None
+        if enforcement_id is not None:
+            enforcement = conn.execute(sa.select(enf).where(enf.c.id == enforcement_id)).first()
+        event_id = enforcement.event if enforcement is not None else None
+        event = None
+        if event_id is not None:
+            event = conn.execute(sa.select(ev).where(ev.c.id == event_id)
+                                 .order_by(ev.c.created.desc()).limit(1)).first()
+        rule = None
+        if enforcement is not None and enforcement.rule is not None:
+            rule = conn.execute(sa.select(rl).where(rl.c.id == enforcement.rule)).first()
+    if event is not None:
+        links.append(TraceLink("event", event.id, event.trigger_ref, None, event.created))
+    elif event_id is not None:
+        links.append(TraceLink("event", event_id, missing=True))
+    if enforcement is not None:
+        links.append(TraceLink("enforcement", enforcement.id, enforcement.rule_ref,
+                               enforcement.status, enforcement.created))
+        if rule is not None:
+            links.append(TraceLink("rule", rule.id, rule.ref, None, rule.created))
+        else:
+            links.append(TraceLink("rule", enforcement.rule, enforcement.rule_ref,
+                                   missing=enforcement.rule is not None))
+    elif enforcement_id is not None:
+        links.append(TraceLink("enforcement", enforcement_id, missing=True))
+    if top.parent is not None:  # the parent chain ends at a row that is gone
+        links.append(TraceLink("parent", top.parent, missing=True))
+    if root.id != execution.id:
+        links.append(TraceLink("root", root.id, root.action_ref, root.status.value, root.created))
+    links.append(TraceLink("execution", execution.id, execution.action_ref,
+                           execution.status.value, execution.created))
+    return Trace(execution, tuple(links))
