@@ -7,6 +7,7 @@ Refs take an exact ref or a ``pack.*`` wildcard. Bad types or values raise
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any, TypedDict
@@ -17,7 +18,8 @@ from attune_nb import schema as t
 from attune_nb.errors import InvalidFilter, InvalidStatus
 from attune_nb.lifecycle import ExecutionStatus, parse_status
 
-__all__ = ["FILTER_NAMES", "ExecutionFilters", "check_id", "execution_where", "to_utc"]
+__all__ = ["FILTER_NAMES", "ExecutionFilters", "check_id", "execution_where", "id_list",
+           "to_utc"]
 
 
 class ExecutionFilters(TypedDict, total=False):
@@ -41,7 +43,8 @@ FILTER_NAMES: tuple[str, ...] = tuple(ExecutionFilters.__annotations__)
 
 
 def _values(name: str, value: Any) -> list[Any]:
-    if isinstance(value, (str, bytes, int, ExecutionStatus)) and not isinstance(value, bool):
+    if isinstance(value, (str, bytes, numbers.Integral, ExecutionStatus)) \
+            and not isinstance(value, bool):
         return [value]
     if isinstance(value, dict) or not isinstance(value, Iterable):
         raise InvalidFilter(name, value, "one value or a list of values")
@@ -49,20 +52,14 @@ def _values(name: str, value: Any) -> list[Any]:
 
 
 def check_id(name: str, value: Any) -> int:
-    """An execution (or other) id: an int, not a bool or a float; else InvalidFilter."""
-    try:
-        import numpy as np
-
-        if isinstance(value, np.integer):
-            value = int(value)
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(value, bool) or not isinstance(value, int):
+    """An id: an integer (numpy's too, as a frame hands them out), not a bool or a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InvalidFilter(name, value, "an integer id")
-    return value
+    return int(value)
 
 
-def _ids(name: str, value: Any) -> list[int]:
+def id_list(name: str, value: Any) -> list[int]:
+    """One id or a list of ids, checked."""
     return [check_id(name, v) for v in _values(name, value)]
 
 
@@ -134,7 +131,7 @@ def execution_where(filters: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
                 raise InvalidFilter(name, value, "a pack ref like 'core' (no dots) or a list")
             where.append(sa.func.split_part(e.c.action_ref, ".", 1).in_(packs))
         elif name in ("executor", "worker", "enforcement", "parent"):
-            where.append(e.c[name].in_(_ids(name, value)))
+            where.append(e.c[name].in_(id_list(name, value)))
         elif name == "top_level_only":
             if not isinstance(value, bool):
                 raise InvalidFilter(name, value, "True or False")

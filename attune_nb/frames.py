@@ -90,8 +90,8 @@ def empty_frame(layout: Sequence[Column]) -> pd.DataFrame:
 
 
 def _parse_ids(text: str) -> list[int]:
-    inner = text.strip("{}")
-    return [int(part) for part in inner.split(",")] if inner else []
+    # '{1,2,3}' -> [1, 2, 3]; the JSON parser is the fastest int-list parser at hand.
+    return json.loads("[" + text[1:-1] + "]") if len(text) > 2 else []
 
 
 def read_csv(buffer: io.StringIO | io.BytesIO, layout: Sequence[Column]) -> pd.DataFrame:
@@ -124,7 +124,8 @@ def read_csv(buffer: io.StringIO | io.BytesIO, layout: Sequence[Column]) -> pd.D
         return empty_frame(layout)
     for c in queried:
         if c.kind == "time":
-            frame[c.name] = pd.to_datetime(frame[c.name], utc=True, format="ISO8601").astype(TIME_DTYPE)
+            frame[c.name] = pd.to_datetime(frame[c.name], utc=True, format="ISO8601",
+                                           cache=False).astype(TIME_DTYPE)
         elif c.kind == "bool":
             frame[c.name] = frame[c.name].map({"t": True, "f": False}).astype("boolean")
         elif c.kind == "json":

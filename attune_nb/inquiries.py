@@ -18,12 +18,13 @@ from attune_nb import frames
 from attune_nb import schema as t
 from attune_nb.errors import (
     ExecutionNotFound,
+    HierarchyLoop,
     InquiryClosed,
     InquiryNotFound,
     InvalidFilter,
     InvalidResponse,
 )
-from attune_nb.filters import check_id, to_utc
+from attune_nb.filters import check_id, id_list, to_utc
 from attune_nb.frames import Column
 from attune_nb.records import Execution, Inquiry, Trace, TraceLink
 
@@ -108,8 +109,7 @@ class InquiryRepository:
         for name, value, column in (("execution", execution, table.c[self.execution_column]),
                                     ("assigned_to", assigned_to, table.c.assigned_to)):
             if value is not None:
-                ids = [value] if isinstance(value, int) else list(value)
-                where.append(column.in_([check_id(name, v) for v in ids]))
+                where.append(column.in_(id_list(name, value)))
         if since is not None:
             where.append(table.c.created >= to_utc("since", since))
         if until is not None:
@@ -147,10 +147,13 @@ class InquiryRepository:
         if inquiry.status != "pending":
             raise InquiryClosed(inquiry.id, inquiry.status, f"it is {inquiry.status}")
         messages = validate_response(inquiry, response)
-        if responder is not None and inquiry.assigned_to is not None \
-                and responder != inquiry.assigned_to:
+        if inquiry.assigned_to is not None and responder != inquiry.assigned_to:
+            who = "nobody (pass responder=…)" if responder is None else f"identity {responder}"
             messages.append(f"only the assignee (identity {inquiry.assigned_to}) may respond, "
-                            f"not identity {responder}")
+                            f"not {who}")
+        if responder is not None and not self.db.scalar(
+                "SELECT EXISTS (SELECT 1 FROM attune.identity WHERE id = :id)", id=responder):
+            messages.append(f"there is no identity {responder}")
         if messages:
             raise InvalidResponse(inquiry.id, response, messages)
         table = self._table()
@@ -216,7 +219,10 @@ def trace(db: Database, execution_id: int) -> Trace:
                 FROM attune.execution p JOIN up u ON p.id = u.parent
                 WHERE NOT p.id = ANY(u.path)
             )
-            SELECT id, parent FROM up ORDER BY depth DESC LIMIT 1"""), {"id": execution_id}).one()
+            SELECT id, parent, path FROM up ORDER BY depth DESC LIMIT 1"""),
+            {"id": execution_id}).one()
+        if top.parent is not None and top.parent in top.path:
+            raise HierarchyLoop(execution_id, [*reversed(top.path), top.parent])
         root = execution if top.id == execution.id else Execution.from_row(
             conn.execute(sa.select(e).where(e.c.id == top.id)).mappings().one())
         links: list[TraceLink] = []
@@ -246,7 +252,7 @@ def trace(db: Database, execution_id: int) -> Trace:
                                    missing=enforcement.rule is not None))
     elif enforcement_id is not None:
         links.append(TraceLink("enforcement", enforcement_id, missing=True))
-    if top.parent is not None:  # the parent chain ends at a row that is gone
+    if top.parent is not None:  # the parent chain ends at a row that is gone (no loop: above)
         links.append(TraceLink("parent", top.parent, missing=True))
     if root.id != execution.id:
         links.append(TraceLink("root", root.id, root.action_ref, root.status.value, root.created))

@@ -32,7 +32,7 @@ from attune_nb.errors import (
     InvalidFilter,
     StaleUpdate,
 )
-from attune_nb.filters import ExecutionFilters, check_id, execution_where, to_utc
+from attune_nb.filters import ExecutionFilters, check_id, execution_where, id_list, to_utc
 from attune_nb.frames import HIERARCHY_COLUMNS, Column, execution_layout
 from attune_nb.hierarchy import ExecutionNode, build_tree
 from attune_nb.lifecycle import (
@@ -291,7 +291,7 @@ class ExecutionRepository:
 
     def descendants(self, root_id: int, /, *, max_depth: int | None = None,
                     include: Iterable[str] = ()) -> pd.DataFrame:
-        """The root and everything below it, in one recursive query, depth first.
+        """The root and everything below it, in one recursive query, level by level.
 
         Adds ``depth`` (0 for the root), ``path`` (ids from the root), ``root``,
         ``orphan`` (the root's parent is set but gone) and ``cycle`` (a loop in
@@ -319,7 +319,7 @@ class ExecutionRepository:
             id=sa.BigInteger, depth=sa.Integer, path=postgresql.ARRAY(sa.BigInteger),
             is_cycle=sa.Boolean).cte("nodes")
         return self._hierarchy_frame(tree, layout, root=sa.literal(root_id, sa.BigInteger),
-                                     order=tree.c.path)
+                                     order=(tree.c.depth, tree.c.id), orphan_depth=0)
 
     def ancestors(self, execution_id: int, /, *, include: Iterable[str] = ()) -> pd.DataFrame:
         """The parent, grandparent, … of an execution (nearest first), in one query.
@@ -347,11 +347,17 @@ class ExecutionRepository:
             id=sa.BigInteger, depth=sa.Integer, path=postgresql.ARRAY(sa.BigInteger),
             is_cycle=sa.Boolean).cte("nodes")
         top = sa.select(up.c.id).order_by(up.c.depth.desc()).limit(1).scalar_subquery()
-        return self._hierarchy_frame(up, layout, root=top, order=up.c.depth)
+        return self._hierarchy_frame(up, layout, root=top, order=(up.c.depth,),
+                                     orphan_depth=None)
 
     def _hierarchy_frame(self, tree: Any, layout: Sequence[Column], *, root: Any,
-                         order: Any) -> pd.DataFrame:
+                         order: tuple[Any, ...], orphan_depth: int | None) -> pd.DataFrame:
         parent_row = t.execution.alias("parent_row")
+        # Only the top of a tree can be an orphan (its parent is outside the tree): the
+        # CASE keeps the lookup to that row.
+        gone = sa.and_(_e.c.parent.is_not(None), ~sa.exists().where(parent_row.c.id == _e.c.parent))
+        orphan = gone if orphan_depth is None else sa.case(
+            (tree.c.depth == orphan_depth, gone), else_=sa.false())
         # A row whose child repeats an id on its path: the loop is cut there.
         looped = sa.select(tree.c.path[sa.func.cardinality(tree.c.path) - 1]).where(
             tree.c.is_cycle)
@@ -363,16 +369,15 @@ class ExecutionRepository:
                 tree.c.depth.label("depth"),
                 tree.c.path.label("path"),
                 root.label("root"),
-                sa.and_(_e.c.parent.is_not(None), parent_row.c.id.is_(None)).label("orphan"),
+                orphan.label("orphan"),
                 _e.c.id.in_(looped).label("cycle"),
             )
             .select_from(
                 tree.join(_e, _e.c.id == tree.c.id)
                 .outerjoin(_enf, _enf.c.id == _e.c.enforcement)
-                .outerjoin(parent_row, parent_row.c.id == _e.c.parent)
             )
             .where(sa.not_(tree.c.is_cycle))
-            .order_by(order)
+            .order_by(*order)
         )
         return self._read(stmt, layout)
 
@@ -492,12 +497,11 @@ class ExecutionRepository:
             raise InvalidFilter("dry_run", dry_run, "True (preview) or False (apply)")
         selection = dict(filters)
         where = execution_where(selection)
+        if ids is None and not where:
+            raise InvalidFilter("ids", None, "ids=[…] or at least one filter that selects: a "
+                                             "bulk change of every execution is never meant")
         if ids is not None:
-            id_list = [check_id("ids", i) for i in ([ids] if isinstance(ids, int) else ids)]
-            where.append(_e.c.id.in_(id_list))
-        if ids is None and not any(v is not None for v in selection.values()):
-            raise InvalidFilter("ids", None, "ids=[…] or at least one filter: a bulk change "
-                                             "of every execution is never what you meant")
+            where.append(_e.c.id.in_(id_list("ids", ids)))
         layout = BULK_LAYOUT
         with self.db.connect() as conn:
             rows = conn.execute(
@@ -666,19 +670,31 @@ INTERVAL_LAYOUT: tuple[Column, ...] = (
 
 
 class _ProgressBuffer(io.StringIO):
-    """A COPY target that shows a progress bar (rows) when the result is large."""
+    """A COPY target that shows a progress bar (rows) when the result is large.
+
+    psycopg2 writes one row per call: the bar is updated every few thousand rows
+    so that it costs next to nothing.
+    """
+
+    _EVERY = 20_000
 
     def __init__(self, total: int | None) -> None:
         super().__init__()
         self._bar: Any = None
+        self._pending = 0
         if total is not None and total > PROGRESS_ROWS:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=total, unit="rows", desc="reading executions")
+            self._bar = tqdm(total=total, unit="rows", desc="reading executions",
+                             mininterval=0.5)
+        else:
+            self.write = super().write  # type: ignore[method-assign]
 
     def write(self, data: str) -> int:
-        if self._bar is not None:
-            self._bar.update(data.count("\n"))
+        self._pending += 1
+        if self._pending >= self._EVERY:
+            self._bar.update(self._pending)
+            self._pending = 0
         return super().write(data)
 
     def close_progress(self) -> None:

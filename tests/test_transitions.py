@@ -1,0 +1,772 @@
+"""Status changes through ExecutionRepository: transition, bulk_transition and update.
+
+Everything runs on a real PostgreSQL (a database per test). The history assertions
+read ``execution_history``, which the database's own trigger writes, so they check
+what really reached the table, not what the repository says it did.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import attune_nb
+from attune_nb import (
+    DatabaseOnlyWarning,
+    ExecutionNotFound,
+    ExecutionStatus,
+    InvalidFilter,
+    InvalidStatus,
+    InvalidTransition,
+    ReadOnlyError,
+    StaleUpdate,
+)
+from attune_nb.frames import STATUS_DTYPE
+from attune_nb.lifecycle import ALLOWED_TRANSITIONS, TERMINAL
+from attune_nb.testing import ThrowawayServer
+
+BULK_COLUMNS = ["id", "action_ref", "current", "to", "allowed", "reason", "applied"]
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def history(db: attune_nb.Database, execution_id: int) -> list[sa.Row]:
+    """The audit rows of one execution, oldest first (the table is partitioned: bounded)."""
+    with db.connect() as conn:
+        return list(conn.execute(sa.text("""
+            SELECT time, operation, changed_fields, old_values, new_values
+            FROM attune.execution_history
+            WHERE entity_id = :id AND time >= now() - interval '1 day'
+            ORDER BY time, operation <> 'INSERT',
+                     array_position(enum_range(NULL::attune.execution_status_enum)::text[],
+                                    new_values->>'status')"""), {"id": execution_id}))
+
+
+def status_moves(db: attune_nb.Database, execution_id: int) -> list[tuple[str | None, str]]:
+    """(old, new) for the INSERT and every status change of an execution."""
+    moves: list[tuple[str | None, str]] = []
+    for h in history(db, execution_id):
+        if h.operation == "INSERT":
+            moves.append((None, h.new_values["status"]))
+        elif "status" in h.changed_fields:
+            moves.append((h.old_values["status"], h.new_values["status"]))
+    return moves
+
+
+def snapshot(db: attune_nb.Database, execution_id: int) -> tuple[Any, ...]:
+    """What a refused write must leave alone: status, updated, started_at, result, history."""
+    with db.connect() as conn:
+        return tuple(conn.execute(sa.text("""
+            SELECT e.status::text, e.updated, e.started_at, e.result,
+                   (SELECT count(*) FROM attune.execution_history h
+                    WHERE h.entity_id = e.id AND h.time >= now() - interval '1 day')
+            FROM attune.execution e WHERE e.id = :id"""), {"id": execution_id}).one())
+
+
+def table_state(db: attune_nb.Database) -> list[tuple[Any, ...]]:
+    """Every execution's id, status, updated and started_at, plus the history size."""
+    with db.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(sa.text(
+            "SELECT id, status::text, updated, started_at, result FROM attune.execution "
+            "ORDER BY id"))]
+        rows.append((conn.execute(sa.text(
+            "SELECT count(*) FROM attune.execution_history")).scalar(),))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def shared_url(pg: ThrowawayServer) -> Iterator[str]:
+    """One migrated database for the tests that only look at rows they made themselves."""
+    url = pg.create_database(name="transitions_shared")
+    yield url
+    pg.drop_database("transitions_shared")
+
+
+@pytest.fixture(scope="module")
+def shared(shared_url: str) -> Iterator[attune_nb.Database]:
+    database = attune_nb.connect(shared_url)
+    yield database
+    database.close()
+
+
+def make(db: attune_nb.Database, status: str, *, action_ref: str = "core.echo",
+         **kwargs: Any) -> attune_nb.Execution:
+    """An execution in ``status``, inserted directly (creation is not what is tested)."""
+    return db.executions.create(action_ref, status=status, **kwargs)
+
+
+# -- transition: the happy paths ------------------------------------------------------------
+
+
+def test_full_lifecycle(shared: attune_nb.Database) -> None:
+    created = make(shared, "requested")
+    assert created.status is ExecutionStatus.REQUESTED and created.started_at is None
+    path = ["scheduling", "scheduled", "running", "completed"]
+    seen = []
+    for to in path:
+        moved = shared.executions.transition(created.id, to)
+        assert moved.id == created.id
+        assert moved.status is ExecutionStatus(to)
+        seen.append(moved)
+    assert seen[0].started_at is None and seen[1].started_at is None
+    assert seen[2].started_at is not None
+    assert seen[3].started_at == seen[2].started_at
+    assert seen[3].is_terminal
+    assert shared.executions.get(created.id) == seen[3]
+    assert status_moves(shared, created.id) == [
+        (None, "requested"), ("requested", "scheduling"), ("scheduling", "scheduled"),
+        ("scheduled", "running"), ("running", "completed")]
+    # started_at is the start of the transaction that entered running
+    running_row = [h for h in history(shared, created.id)
+                   if h.operation == "UPDATE" and h.new_values.get("status") == "running"]
+    assert len(running_row) == 1
+    assert "started_at" in running_row[0].changed_fields
+    assert running_row[0].time == seen[2].started_at
+
+
+def test_transition_accepts_enum_members_and_any_case(shared: attune_nb.Database) -> None:
+    e = make(shared, "requested")
+    assert shared.executions.transition(e.id, ExecutionStatus.SCHEDULING,
+                                        expected=ExecutionStatus.REQUESTED).status == "scheduling"
+    assert shared.executions.transition(e.id, "Scheduled", expected="SCHEDULING").status == \
+        "scheduled"
+
+
+def test_failed_with_result_in_the_same_statement(shared: attune_nb.Database) -> None:
+    e = make(shared, "running", started_at=datetime(2026, 1, 1, tzinfo=UTC))
+    result = {"error": "exit code 2", "failed_by": "operator", "previous_status": "running"}
+    failed = shared.executions.transition(e.id, "failed", expected="running", result=result)
+    assert failed.status is ExecutionStatus.FAILED
+    assert failed.result == result
+    assert shared.executions.get(e.id).result == result
+    updates = [h for h in history(shared, e.id) if h.operation == "UPDATE"]
+    # one statement: one history row naming both fields
+    assert len(updates) == 1
+    assert set(updates[0].changed_fields) == {"status", "result"}
+    assert updates[0].new_values == {"status": "failed", "result": result}
+
+
+def test_result_none_clears_the_result(shared: attune_nb.Database) -> None:
+    e = make(shared, "running", result={"partial": True})
+    done = shared.executions.transition(e.id, "completed", result=None)
+    assert done.result is None
+    assert shared.scalar("SELECT result IS NULL FROM attune.execution WHERE id = :id", id=e.id)
+
+
+def test_without_result_the_result_is_kept(shared: attune_nb.Database) -> None:
+    e = make(shared, "running", result={"partial": True})
+    assert shared.executions.transition(e.id, "completed").result == {"partial": True}
+
+
+def test_entering_running_keeps_a_started_at_given_at_create(shared: attune_nb.Database) -> None:
+    started = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+    e = make(shared, "scheduled", started_at=started)
+    running = shared.executions.transition(e.id, "running")
+    assert running.started_at == started
+    updates = [h for h in history(shared, e.id) if h.operation == "UPDATE"]
+    assert [list(h.changed_fields) for h in updates] == [["status"]]
+
+
+def test_entering_running_from_scheduling_sets_started_at(shared: attune_nb.Database) -> None:
+    # a workflow parent goes scheduling -> running with no worker
+    e = make(shared, "scheduling")
+    running = shared.executions.transition(e.id, "running", expected="scheduling")
+    assert running.started_at is not None
+    assert running.started_at == running.updated
+
+
+# -- transition: refusals ---------------------------------------------------------------------
+
+
+def test_expected_mismatch_is_stale_and_changes_nothing(shared: attune_nb.Database) -> None:
+    e = make(shared, "running")
+    before = snapshot(shared, e.id)
+    with pytest.raises(StaleUpdate) as info:
+        shared.executions.transition(e.id, "cancelled", expected="requested",
+                                     result={"cancelled_by": "me"})
+    err = info.value
+    assert (err.execution_id, err.expected, err.actual) == (e.id, "requested", "running")
+    assert str(e.id) in str(err) and "nothing was written" in str(err)
+    assert snapshot(shared, e.id) == before
+
+
+def test_expected_that_forbids_the_move_is_invalid_before_any_read(
+        shared: attune_nb.Database) -> None:
+    e = make(shared, "running")
+    before = snapshot(shared, e.id)
+    with pytest.raises(InvalidTransition) as info:
+        shared.executions.transition(e.id, "completed", expected="requested")
+    assert (info.value.current, info.value.requested) == ("requested", "completed")
+    assert info.value.allowed == ["scheduling", "cancelled", "abandoned"]
+    assert snapshot(shared, e.id) == before
+
+
+@pytest.mark.parametrize(("current", "to"), [
+    ("completed", "running"),
+    ("requested", "running"),
+    ("canceling", "completed"),
+    ("running", "running"),
+    ("cancelled", "cancelled"),
+], ids=["terminal", "skip-scheduling", "canceling-only-cancelled", "same-active",
+        "same-terminal"])
+def test_forbidden_move_raises_and_changes_nothing(shared: attune_nb.Database, current: str,
+                                                   to: str) -> None:
+    e = make(shared, current)
+    before = snapshot(shared, e.id)
+    with pytest.raises(InvalidTransition) as info:
+        shared.executions.transition(e.id, to)
+    assert (info.value.current, info.value.requested) == (current, to)
+    assert info.value.allowed == [s.value for s in ExecutionStatus
+                                  if s in ALLOWED_TRANSITIONS[ExecutionStatus(current)]]
+    assert snapshot(shared, e.id) == before
+
+
+@pytest.mark.parametrize("expected", [None, "running"], ids=["read", "expected"])
+def test_unknown_id_is_not_found(shared: attune_nb.Database, expected: str | None) -> None:
+    with pytest.raises(ExecutionNotFound) as info:
+        shared.executions.transition(987654, "completed", expected=expected)
+    assert info.value.execution_id == 987654
+
+
+@pytest.mark.parametrize(("to", "expected"), [("bogus", None), ("cancelling", None),
+                                              ("completed", "bogus"), ("", None)],
+                         ids=["bogus-target", "two-l-canceling", "bogus-expected", "empty"])
+def test_invalid_status(shared: attune_nb.Database, to: str, expected: str | None) -> None:
+    e = make(shared, "running")
+    before = snapshot(shared, e.id)
+    with pytest.raises(InvalidStatus) as info:
+        shared.executions.transition(e.id, to, expected=expected)
+    assert info.value.value in (to, expected)
+    assert snapshot(shared, e.id) == before
+
+
+@pytest.mark.parametrize("bad_id", ["1", 1.0, True, None], ids=["str", "float", "bool", "none"])
+def test_bad_id_type_is_invalid_filter(shared: attune_nb.Database, bad_id: Any) -> None:
+    with pytest.raises(InvalidFilter) as info:
+        shared.executions.transition(bad_id, "completed")
+    assert info.value.name == "id"
+
+
+# -- transition: a real write race ---------------------------------------------------------
+
+
+def _race(db_url: str, execution_id: int, calls: list[dict[str, Any]]) -> list[Any]:
+    """Run one transition per entry of ``calls`` at once, each on its own connection."""
+    dbs = [attune_nb.connect(db_url) for _ in calls]
+    for d in dbs:  # warm each pool so the barrier releases writers, not connects
+        d.scalar("SELECT 1")
+    barrier = threading.Barrier(len(calls))
+    outcomes: list[Any] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            outcomes[i] = dbs[i].executions.transition(execution_id, calls[i]["to"],
+                                                       expected=calls[i].get("expected"))
+        except Exception as exc:  # noqa: BLE001 - every outcome is asserted on below
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    try:
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(timeout=60)
+        assert not any(th.is_alive() for th in threads)
+    finally:
+        for d in dbs:
+            d.close()
+    return outcomes
+
+
+def test_race_with_expected_has_exactly_one_winner(shared: attune_nb.Database,
+                                                   shared_url: str) -> None:
+    e = make(shared, "running")
+    outcomes = _race(shared_url, e.id, [{"to": "completed", "expected": "running"}] * 8)
+    winners = [o for o in outcomes if isinstance(o, attune_nb.Execution)]
+    losers = [o for o in outcomes if not isinstance(o, attune_nb.Execution)]
+    assert len(winners) == 1 and winners[0].status is ExecutionStatus.COMPLETED
+    assert len(losers) == 7
+    for lost in losers:
+        assert isinstance(lost, StaleUpdate), repr(lost)
+        assert (lost.expected, lost.actual) == ("running", "completed")
+    assert status_moves(shared, e.id) == [(None, "running"), ("running", "completed")]
+
+
+def test_race_with_different_targets_has_exactly_one_winner(shared: attune_nb.Database,
+                                                            shared_url: str) -> None:
+    e = make(shared, "running")
+    targets = ["completed", "failed", "timeout", "canceling", "cancelled", "abandoned",
+               "completed", "failed"]
+    outcomes = _race(shared_url, e.id, [{"to": to} for to in targets])
+    winners = [o for o in outcomes if isinstance(o, attune_nb.Execution)]
+    assert len(winners) == 1
+    final = winners[0].status.value
+    for outcome in outcomes:
+        if outcome is winners[0]:
+            continue
+        # read 'running' before the winner committed: compare-and-set lost;
+        # read after: the winner's status forbids the move
+        assert isinstance(outcome, StaleUpdate | InvalidTransition), repr(outcome)
+        if isinstance(outcome, StaleUpdate):
+            assert (outcome.expected, outcome.actual) == ("running", final)
+        else:
+            assert outcome.current == final
+    assert status_moves(shared, e.id) == [(None, "running"), ("running", final)]
+    assert shared.executions.get(e.id).status.value == final
+
+
+# -- read-only connections ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def readonly(shared_url: str) -> Iterator[attune_nb.Database]:
+    ro = attune_nb.connect(shared_url, readonly=True)
+    yield ro
+    ro.close()
+
+
+@pytest.mark.parametrize("write", ["transition", "transition_expected", "create", "create_parent",
+                                   "update", "delete", "bulk_apply"])
+def test_readonly_refuses_writes(shared: attune_nb.Database, readonly: attune_nb.Database,
+                                 write: str) -> None:
+    e = make(shared, "running")
+    before = table_state(shared)
+    calls = {
+        "transition": lambda: readonly.executions.transition(e.id, "completed"),
+        "transition_expected": lambda: readonly.executions.transition(
+            e.id, "cancelled", expected="running"),
+        "create": lambda: readonly.executions.create("core.echo"),
+        "create_parent": lambda: readonly.executions.create("core.echo", parent=e.id),
+        "update": lambda: readonly.executions.update(e.id, result={"x": 1}),
+        "delete": lambda: readonly.executions.delete(e.id),
+        "bulk_apply": lambda: readonly.executions.bulk_transition("cancelled", ids=[e.id],
+                                                                  dry_run=False),
+    }
+    with pytest.raises(ReadOnlyError) as info:
+        calls[write]()
+    assert info.value.statement
+    assert "read-only" in str(info.value)
+    assert table_state(shared) == before
+
+
+def test_readonly_can_preview_and_read(shared: attune_nb.Database,
+                                       readonly: attune_nb.Database) -> None:
+    e = make(shared, "running")
+    preview = readonly.executions.bulk_transition("cancelled", ids=[e.id])
+    assert preview["allowed"].tolist() == [True]
+    assert readonly.executions.get(e.id).status is ExecutionStatus.RUNNING
+
+
+# -- bulk_transition -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mixed(db: attune_nb.Database) -> dict[str, int]:
+    """One bulk.* execution per status, plus an unrelated one (other.noop, running)."""
+    ids = {s.value: make(db, s.value, action_ref=f"bulk.{s.value}").id for s in ExecutionStatus}
+    ids["other"] = make(db, "running", action_ref="other.noop").id
+    return ids
+
+
+def _check_bulk_layout(frame: pd.DataFrame) -> None:
+    assert list(frame.columns) == BULK_COLUMNS
+    assert str(frame["id"].dtype) == "Int64"
+    assert str(frame["action_ref"].dtype) == "string"
+    assert frame["current"].dtype == STATUS_DTYPE
+    assert frame["to"].dtype == STATUS_DTYPE
+    assert str(frame["allowed"].dtype) == "boolean"
+    assert str(frame["reason"].dtype) == "string"
+    assert str(frame["applied"].dtype) == "boolean"
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"status": None}, {"ids": None, "dry_run": False}],
+                         ids=["nothing", "only-none-filters", "apply-nothing"])
+def test_bulk_requires_ids_or_a_filter(db: attune_nb.Database, mixed: dict[str, int],
+                                       kwargs: dict[str, Any]) -> None:
+    before = table_state(db)
+    with pytest.raises(InvalidFilter) as info:
+        db.executions.bulk_transition("abandoned", **kwargs)
+    assert info.value.name == "ids"
+    assert table_state(db) == before
+
+
+def test_bulk_filter_that_selects_everything_is_refused(db: attune_nb.Database,
+                                                        mixed: dict[str, int]) -> None:
+    with pytest.raises(InvalidFilter):
+        db.executions.bulk_transition("abandoned", top_level_only=False)
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [
+    ({"dry_run": "no"}, "dry_run"), ({"dry_run": 0}, "dry_run"), ({"ids": ["1"]}, "ids"),
+    ({"ids": [True]}, "ids"), ({"colour": "red"}, "colour"),
+], ids=["dry-run-str", "dry-run-int", "id-str", "id-bool", "unknown-filter"])
+def test_bulk_refuses_bad_options(shared: attune_nb.Database, kwargs: dict[str, Any],
+                                  name: str) -> None:
+    e = make(shared, "running")
+    before = snapshot(shared, e.id)
+    with pytest.raises(InvalidFilter) as info:
+        shared.executions.bulk_transition("cancelled", **{"ids": [e.id], **kwargs})
+    assert info.value.name == name
+    assert snapshot(shared, e.id) == before
+
+
+def test_bulk_refuses_a_bad_target(shared: attune_nb.Database) -> None:
+    e = make(shared, "running")
+    with pytest.raises(InvalidStatus):
+        shared.executions.bulk_transition("cancelling", ids=[e.id])
+
+
+def test_bulk_preview_is_the_default_and_changes_nothing(db: attune_nb.Database,
+                                                         mixed: dict[str, int]) -> None:
+    before = table_state(db)
+    preview = db.executions.bulk_transition("cancelled", action_ref="bulk.*")
+    assert table_state(db) == before
+    _check_bulk_layout(preview)
+    assert preview["id"].tolist() == sorted(mixed[s.value] for s in ExecutionStatus)
+    by_status = preview.set_index(preview["current"].astype(str))
+    assert set(by_status.index) == {s.value for s in ExecutionStatus}
+    assert (preview["to"] == "cancelled").all()
+    assert not preview["applied"].any()
+    allowed = {s for s in by_status.index if by_status.loc[s, "allowed"]}
+    assert allowed == {"requested", "scheduling", "scheduled", "running", "canceling"}
+    reasons = by_status["reason"].to_dict()
+    assert reasons["running"] == "allowed"
+    assert reasons["completed"] == "completed is terminal"
+    assert reasons["abandoned"] == "abandoned is terminal"
+    assert reasons["cancelled"] == "already cancelled"
+    assert by_status.loc["requested", "action_ref"] == "bulk.requested"
+
+
+def test_bulk_preview_explains_what_is_allowed_instead(db: attune_nb.Database,
+                                                       mixed: dict[str, int]) -> None:
+    preview = db.executions.bulk_transition("completed", ids=[mixed["requested"],
+                                                              mixed["running"]])
+    assert preview["reason"].tolist() == [
+        "requested may only become scheduling, cancelled, abandoned", "allowed"]
+
+
+def test_bulk_empty_selection_has_the_layout(db: attune_nb.Database,
+                                             mixed: dict[str, int]) -> None:
+    for frame in (db.executions.bulk_transition("cancelled", action_ref="nothing.*"),
+                  db.executions.bulk_transition("cancelled", ids=[], dry_run=False)):
+        assert frame.empty
+        _check_bulk_layout(frame)
+
+
+def test_bulk_apply_changes_allowed_rows_in_one_transaction(db: attune_nb.Database,
+                                                            mixed: dict[str, int]) -> None:
+    before = {r[0]: r for r in table_state(db)[:-1]}
+    result = {"cancelled_by": "operator"}
+    applied = db.executions.bulk_transition("cancelled", action_ref="bulk.*", dry_run=False,
+                                            result=result)
+    _check_bulk_layout(applied)
+    changed = {"requested", "scheduling", "scheduled", "running", "canceling"}
+    rows = applied.set_index(applied["current"].astype(str))
+    for status, exec_id in mixed.items():
+        now = db.executions.get(exec_id)
+        if status in changed:
+            assert rows.loc[status, "applied"] and rows.loc[status, "reason"] == "applied"
+            assert now.status is ExecutionStatus.CANCELLED
+            assert now.result == result
+            assert status_moves(db, exec_id)[-1] == (status, "cancelled")
+        else:  # refused, or not selected (other): untouched
+            if status != "other":
+                assert not rows.loc[status, "applied"]
+                assert rows.loc[status, "reason"] != "applied"
+            assert (now.status.value, now.updated, now.result) == (
+                before[exec_id][1], before[exec_id][2], before[exec_id][4])
+    # one transaction: every change carries the same transaction time
+    with db.connect() as conn:
+        times = conn.execute(sa.text(
+            "SELECT DISTINCT time FROM attune.execution_history WHERE operation = 'UPDATE' "
+            "AND time >= now() - interval '1 day'")).all()
+    assert len(times) == 1
+
+
+def test_bulk_apply_to_running_sets_started_at_once(shared: attune_nb.Database) -> None:
+    given = datetime(2026, 1, 5, tzinfo=UTC)
+    a = make(shared, "scheduled", action_ref="bulk.a")
+    b = make(shared, "scheduled", action_ref="bulk.b", started_at=given)
+    frame = shared.executions.bulk_transition("running", ids=[a.id, b.id], dry_run=False)
+    assert frame["applied"].tolist() == [True, True]
+    a_now, b_now = shared.executions.get(a.id), shared.executions.get(b.id)
+    assert a_now.started_at is not None and a_now.started_at == a_now.updated
+    assert b_now.started_at == given
+    assert a_now.result is None and b_now.result is None
+
+
+def test_bulk_apply_twice_second_finds_nothing_to_do(db: attune_nb.Database,
+                                                     mixed: dict[str, int]) -> None:
+    first = db.executions.bulk_transition("abandoned", status=["requested", "scheduled"],
+                                          dry_run=False)
+    assert first["applied"].tolist() == [True, True]  # bulk.requested, bulk.scheduled
+    state = table_state(db)
+    second = db.executions.bulk_transition("abandoned", ids=first["id"].tolist(),
+                                           dry_run=False)
+    assert not second["applied"].any()
+    assert not second["allowed"].any()
+    assert second["reason"].tolist() == ["already abandoned"] * len(second)
+    assert table_state(db) == state
+
+
+def test_bulk_skips_rows_changed_between_preview_and_apply(db: attune_nb.Database,
+                                                           db_url: str) -> None:
+    """A second connection changes a row (uncommitted) before the bulk reads it.
+
+    The bulk's preview still sees the committed 'running'; its compare-and-set UPDATE
+    then waits on the row lock, and once the other transaction commits it finds the
+    row 'completed' and must skip it. The lock wait is observed in pg_stat_activity,
+    so the interleaving is certain, not timed.
+    """
+    stays = make(db, "running", action_ref="bulk.stays")
+    raced = make(db, "running", action_ref="bulk.raced")
+    other = attune_nb.connect(db_url)
+    conn = other.engine.connect()
+    outcome: dict[str, Any] = {}
+    try:
+        tx = conn.begin()
+        conn.execute(sa.text("UPDATE attune.execution SET status = 'completed' WHERE id = :id"),
+                     {"id": raced.id})
+
+        def bulk() -> None:
+            try:
+                outcome["frame"] = db.executions.bulk_transition(
+                    "cancelled", ids=[stays.id, raced.id], dry_run=False)
+            except Exception as exc:  # noqa: BLE001 - asserted on below
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=bulk)
+        worker.start()
+        deadline = time.monotonic() + 30
+        while not db.scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND query LIKE '%UPDATE attune.execution%'"):
+            assert worker.is_alive(), outcome
+            assert time.monotonic() < deadline, "the bulk update never waited on the lock"
+            time.sleep(0.02)
+        tx.commit()
+        worker.join(timeout=30)
+        assert not worker.is_alive()
+    finally:
+        conn.close()
+        other.close()
+    assert "error" not in outcome, outcome.get("error")
+    frame = outcome["frame"].set_index("id")
+    assert frame.loc[stays.id, "applied"]
+    assert frame.loc[stays.id, "reason"] == "applied"
+    assert frame.loc[raced.id, "current"] == "running"   # what the preview saw
+    assert frame.loc[raced.id, "allowed"]
+    assert not frame.loc[raced.id, "applied"]
+    assert frame.loc[raced.id, "reason"] == "skipped: changed meanwhile (now completed)"
+    assert db.executions.get(raced.id).status is ExecutionStatus.COMPLETED
+    assert status_moves(db, raced.id) == [(None, "running"), ("running", "completed")]
+    assert db.executions.get(stays.id).status is ExecutionStatus.CANCELLED
+
+
+# -- update: Attune's own unchecked write --------------------------------------------------
+
+
+def test_update_makes_no_lifecycle_check(shared: attune_nb.Database) -> None:
+    e = make(shared, "requested")
+    running = shared.executions.update(e.id, status="running")  # the services do this
+    assert running.status is ExecutionStatus.RUNNING
+    assert running.started_at is None  # update sets only what it is given
+    back = shared.executions.update(e.id, status=ExecutionStatus.REQUESTED)  # even odd moves
+    assert back.status is ExecutionStatus.REQUESTED
+    assert status_moves(shared, e.id) == [(None, "requested"), ("requested", "running"),
+                                      ("running", "requested")]
+
+
+def test_update_from_terminal_is_allowed_too(shared: attune_nb.Database) -> None:
+    e = make(shared, "completed")
+    assert shared.executions.update(e.id, status="Running").status is ExecutionStatus.RUNNING
+
+
+@pytest.mark.parametrize("status", ["bogus", "cancelling", "", None, 4],
+                         ids=["bogus", "two-l", "empty", "none", "int"])
+def test_update_refuses_a_non_enum_status(shared: attune_nb.Database, status: Any) -> None:
+    e = make(shared, "running")
+    before = snapshot(shared, e.id)
+    with pytest.raises(InvalidStatus):
+        shared.executions.update(e.id, status=status, result={"x": 1})
+    assert snapshot(shared, e.id) == before
+
+
+def test_update_without_fields_returns_the_row_unchanged(shared: attune_nb.Database) -> None:
+    e = make(shared, "running", result={"a": 1})
+    before = snapshot(shared, e.id)
+    same = shared.executions.update(e.id)
+    assert same == shared.executions.get(e.id)
+    assert same.updated == e.updated
+    assert snapshot(shared, e.id) == before
+
+
+def test_update_sets_fields_and_history_records_them(shared: attune_nb.Database) -> None:
+    started = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    e = make(shared, "scheduled")
+    out = shared.executions.update(e.id, status="running", started_at=started,
+                                   result={"ok": True}, trace_tag="t-1")
+    assert (out.status, out.started_at, out.result, out.trace_tag) == (
+        ExecutionStatus.RUNNING, started, {"ok": True}, "t-1")
+    assert out.updated is not None and e.updated is not None and out.updated > e.updated
+    last = history(shared, e.id)[-1]
+    assert set(last.changed_fields) == {"status", "started_at", "result", "trace_tag"}
+    cleared = shared.executions.update(e.id, started_at=None)
+    assert cleared.started_at is None
+
+
+@pytest.mark.parametrize("fields", [{}, {"status": "running"}], ids=["no-fields", "status"])
+def test_update_unknown_id_is_not_found(shared: attune_nb.Database,
+                                        fields: dict[str, Any]) -> None:
+    with pytest.raises(ExecutionNotFound) as info:
+        shared.executions.update(424242, **fields)
+    assert info.value.execution_id == 424242
+
+
+# -- DatabaseOnlyWarning: writes a live Attune's workers do not hear ------------------------
+
+
+@pytest.fixture(scope="module")
+def unmanaged(pg: ThrowawayServer) -> Iterator[attune_nb.Database]:
+    """A migrated database made to look like a real Attune one: the attune_nb ledger is gone."""
+    url = pg.create_database(name="transitions_unmanaged")
+    setup = attune_nb.connect(url)
+    assert setup.managed is True
+    with setup.connect() as conn:
+        conn.execute(sa.text("DROP SCHEMA attune_nb CASCADE"))
+    setup.close()
+    real = attune_nb.connect(url)  # reconnect: managed is probed once per Database
+    yield real
+    real.close()
+    pg.drop_database("transitions_unmanaged")
+
+
+def test_managed_database_is_managed(shared: attune_nb.Database) -> None:
+    assert shared.managed is True
+
+
+@pytest.mark.parametrize(("current", "to"), [
+    ("running", "cancelled"), ("running", "canceling"), ("running", "abandoned"),
+    ("running", "failed"), ("running", "timeout"), ("canceling", "cancelled"),
+], ids=lambda v: v)
+def test_unmanaged_database_warns_when_stopping_live_work(unmanaged: attune_nb.Database,
+                                                          current: str, to: str) -> None:
+    assert unmanaged.managed is False
+    e = make(unmanaged, current)
+    with pytest.warns(DatabaseOnlyWarning, match="worker") as record:
+        moved = unmanaged.executions.transition(e.id, to)
+    assert moved.status.value == to
+    assert len(record) == 1
+    # stacklevel points at the caller: in a notebook, the cell that made the change
+    assert record[0].filename == __file__
+
+
+@pytest.mark.parametrize(("current", "to"), [
+    ("requested", "cancelled"), ("scheduled", "abandoned"), ("running", "completed"),
+], ids=lambda v: v)
+def test_unmanaged_database_is_quiet_when_no_work_runs(unmanaged: attune_nb.Database,
+                                                       current: str, to: str) -> None:
+    e = make(unmanaged, current)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        unmanaged.executions.transition(e.id, to)
+
+
+def test_unmanaged_bulk_apply_warns(unmanaged: attune_nb.Database) -> None:
+    e = make(unmanaged, "running", action_ref="bulk.live")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        unmanaged.executions.bulk_transition("cancelled", ids=[e.id])  # a preview: silent
+    with pytest.warns(DatabaseOnlyWarning):
+        unmanaged.executions.bulk_transition("cancelled", ids=[e.id], dry_run=False)
+
+
+def test_managed_database_does_not_warn(shared: attune_nb.Database) -> None:
+    a = make(shared, "running")
+    b = make(shared, "running")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        shared.executions.transition(a.id, "cancelled")
+        shared.executions.bulk_transition("cancelled", ids=[b.id], dry_run=False)
+    assert shared.executions.get(a.id).status is ExecutionStatus.CANCELLED
+    assert shared.executions.get(b.id).status is ExecutionStatus.CANCELLED
+
+
+# -- properties: random walks through the lifecycle on the real database ---------------------
+
+
+def _reachable_walk(moves: list[tuple[str | None, str]]) -> bool:
+    """Whether the recorded moves form a walk along ALLOWED_TRANSITIONS from requested."""
+    if not moves or moves[0] != (None, "requested"):
+        return False
+    current = "requested"
+    for old, new in moves[1:]:
+        if old != current or ExecutionStatus(new) not in ALLOWED_TRANSITIONS[
+                ExecutionStatus(current)]:
+            return False
+        current = new
+    return True
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(steps=st.lists(st.sampled_from(list(ExecutionStatus)), max_size=12))
+def test_random_transition_sequences_keep_the_invariants(shared: attune_nb.Database,
+                                                         steps: list[ExecutionStatus]) -> None:
+    e = make(shared, "requested", action_ref="prop.walk")  # a fresh execution per example
+    status, started_at = ExecutionStatus.REQUESTED, None
+    for to in steps:
+        before = snapshot(shared, e.id)
+        assert before[0] == status.value
+        if to not in ALLOWED_TRANSITIONS[status]:
+            with pytest.raises(InvalidTransition) as info:
+                shared.executions.transition(e.id, to)
+            assert (info.value.current, info.value.requested) == (status.value, to.value)
+            assert snapshot(shared, e.id) == before  # a refusal writes nothing
+            continue
+        assert status not in TERMINAL  # once terminal, nothing is ever allowed
+        moved = shared.executions.transition(e.id, to)
+        after = snapshot(shared, e.id)
+        assert moved.status is to and after[0] == to.value
+        assert after[4] == before[4] + 1  # exactly one history row
+        last = history(shared, e.id)[-1]
+        assert last.operation == "UPDATE" and "status" in last.changed_fields
+        assert (last.old_values["status"], last.new_values["status"]) == (status.value,
+                                                                          to.value)
+        if to is ExecutionStatus.RUNNING and started_at is None:
+            assert moved.started_at is not None and moved.started_at == last.time
+            started_at = moved.started_at
+        assert moved.started_at == started_at  # set once, never changed later
+        status = to
+    final = shared.executions.get(e.id)
+    assert final.status is status
+    moves = status_moves(shared, e.id)
+    assert _reachable_walk(moves)
+    assert moves[-1][1] == status.value
+    entered_running = any(new == "running" for _, new in moves)
+    assert (final.started_at is not None) == entered_running
+
+
+def test_reachable_walk_helper_can_fail() -> None:
+    assert _reachable_walk([(None, "requested"), ("requested", "scheduling")])
+    assert not _reachable_walk([(None, "requested"), ("requested", "running")])
+    assert not _reachable_walk([(None, "running")])
+    assert not _reachable_walk([])
+
+
+def test_timestamps_are_aware_utc(shared: attune_nb.Database) -> None:
+    e = make(shared, "scheduled")
+    running = shared.executions.transition(e.id, "running")
+    assert running.started_at is not None
+    assert running.started_at.utcoffset() == timedelta(0)
