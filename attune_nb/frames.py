@@ -89,6 +89,16 @@ def empty_frame(layout: Sequence[Column]) -> pd.DataFrame:
     return pd.DataFrame({c.name: pd.Series([], dtype=c.dtype) for c in layout})
 
 
+# COPY writes NULL as this control character (RS), so that an empty string stays an
+# empty string: in CSV, pandas cannot tell a quoted "" from an unquoted empty field.
+CSV_NULL = "\x1e"
+CSV_NULL_SQL = "\\x1e"
+
+
+def _json(text: str) -> Any:
+    return None if text == CSV_NULL else json.loads(text)
+
+
 def _parse_ids(text: str) -> list[int]:
     # '{1,2,3}' -> [1, 2, 3]; the JSON parser is the fastest int-list parser at hand.
     return json.loads("[" + text[1:-1] + "]") if len(text) > 2 else []
@@ -107,18 +117,20 @@ def read_csv(buffer: io.StringIO | io.BytesIO, layout: Sequence[Column]) -> pd.D
         if c.kind in ("id", "int", "str", "status", "inquiry_status"):
             dtypes[c.name] = c.dtype
         elif c.kind == "json":
-            converters[c.name] = lambda v: json.loads(v) if v else None
+            converters[c.name] = _json
         elif c.kind == "ids":
-            converters[c.name] = _parse_ids
+            converters[c.name] = lambda v: None if v == CSV_NULL else _parse_ids(v)
         elif c.kind == "strs":
-            converters[c.name] = lambda v: v.strip("{}").split(",") if v.strip("{}") else []
+            converters[c.name] = lambda v: (None if v == CSV_NULL else
+                                            v.strip("{}").split(",") if v.strip("{}") else [])
         elif c.kind == "bool":
             dtypes[c.name] = "string"
         else:
             dtypes[c.name] = "string"
     buffer.seek(0)
     frame = pd.read_csv(buffer, dtype=dtypes, converters=converters, keep_default_na=False,
-                        na_values={c.name: [""] for c in queried if c.kind not in ("json",)},
+                        na_values={c.name: [CSV_NULL] for c in queried
+                                   if c.kind not in ("json", "ids", "strs")},
                         engine="c")
     if frame.empty:
         return empty_frame(layout)

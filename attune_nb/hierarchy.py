@@ -83,18 +83,20 @@ class ExecutionNode:
         return f"{e.id} {e.action_ref} {e.status.value}{flags}"
 
     def render(self, *, max_depth: int | None = None) -> str:
-        """The tree as indented text, one execution per line."""
+        """The tree as indented text, one execution per line (iterative: any depth)."""
         lines = [self._label()]
-
-        def add(node: ExecutionNode, prefix: str, level: int) -> None:
+        # (node, prefix of its children's lines, level of its children)
+        stack: list[tuple[ExecutionNode, str, bool, int]] = []
+        for i, child in reversed(list(enumerate(self.children))):
+            stack.append((child, "", i == len(self.children) - 1, 1))
+        while stack:
+            node, prefix, last, level = stack.pop()
             if max_depth is not None and level > max_depth:
-                return
-            for i, child in enumerate(node.children):
-                last = i == len(node.children) - 1
-                lines.append(prefix + ("└── " if last else "├── ") + child._label())
-                add(child, prefix + ("    " if last else "│   "), level + 1)
-
-        add(self, "", 1)
+                continue
+            lines.append(prefix + ("└── " if last else "├── ") + node._label())
+            inner = prefix + ("    " if last else "│   ")
+            for i, child in reversed(list(enumerate(node.children))):
+                stack.append((child, inner, i == len(node.children) - 1, level + 1))
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -106,18 +108,28 @@ class ExecutionNode:
                 f"{len(self) - 1} descendants>")
 
     def _repr_html_(self) -> str:
-        def item(node: ExecutionNode) -> str:
-            e = node.execution
+        parts: list[str] = ["<ul style='list-style:none;padding-left:0'>"]
+        # Iterative pre-order with explicit closing tags, so any depth renders.
+        stack: list[ExecutionNode | str] = [self]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, str):
+                parts.append(item)
+                continue
+            e = item.execution
             colour = _STATUS_COLOURS.get(e.status.value, "#000")
-            badge = (f'<span style="color:{colour};font-weight:600">{e.status.value}</span>')
-            flags = (" <em>orphan</em>" if node.orphan else "") + \
-                    (" <em>loop cut</em>" if node.cycle else "")
-            inner = "".join(item(c) for c in node.children)
-            kids = f"<ul style='margin:0;padding-left:1.2em'>{inner}</ul>" if inner else ""
-            return (f"<li><code>{e.id}</code> {html.escape(e.action_ref)} {badge}{flags}"
-                    f"{kids}</li>")
-
-        return f"<ul style='list-style:none;padding-left:0'>{item(self)}</ul>"
+            flags = (" <em>orphan</em>" if item.orphan else "") + \
+                    (" <em>loop cut</em>" if item.cycle else "")
+            parts.append(f"<li><code>{e.id}</code> {html.escape(e.action_ref)} "
+                         f'<span style="color:{colour};font-weight:600">{e.status.value}</span>'
+                         f"{flags}")
+            stack.append("</li>")
+            if item.children:
+                stack.append("</ul>")
+                stack.extend(reversed(item.children))
+                parts.append("<ul style='margin:0;padding-left:1.2em'>")
+        parts.append("</ul>")
+        return "".join(parts)
 
 
 def _clean(value: Any) -> Any:

@@ -225,10 +225,11 @@ class ExecutionRepository:
                                     compile_kwargs={"render_postcompile": True})
             with raw.cursor() as cur:  # type: ignore[union-attr]
                 sql = cur.mogrify(str(compiled), compiled.params).decode()
-                buffer = _ProgressBuffer(total)
+                buffer = (_ProgressBuffer(total) if total is not None and total > PROGRESS_ROWS
+                          else _ProgressBuffer(None))
                 try:
-                    cur.copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)",
-                                    buffer)
+                    cur.copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true, "
+                                    f"NULL E'{frames.CSV_NULL_SQL}')", buffer)
                 except psycopg2.Error as exc:  # the raw cursor raises psycopg2's own errors
                     raise translate_driver_error(exc, self.db.url) from exc
                 finally:
@@ -291,7 +292,10 @@ class ExecutionRepository:
 
     def descendants(self, root_id: int, /, *, max_depth: int | None = None,
                     include: Iterable[str] = ()) -> pd.DataFrame:
-        """The root and everything below it, in one recursive query, level by level.
+        """The root and everything below it in one recursive query, level by level.
+
+        Rows come level by level (``depth``), each level in creation order; use
+        :meth:`tree` (or ``ExecutionNode.to_frame()``) for depth-first order.
 
         Adds ``depth`` (0 for the root), ``path`` (ids from the root), ``root``,
         ``orphan`` (the root's parent is set but gone) and ``cycle`` (a loop in
@@ -319,7 +323,8 @@ class ExecutionRepository:
             id=sa.BigInteger, depth=sa.Integer, path=postgresql.ARRAY(sa.BigInteger),
             is_cycle=sa.Boolean).cte("nodes")
         return self._hierarchy_frame(tree, layout, root=sa.literal(root_id, sa.BigInteger),
-                                     order=(tree.c.depth, tree.c.id), orphan_depth=0)
+                                     order=(tree.c.depth, _e.c.created, tree.c.id),
+                                     orphan_depth=0)
 
     def ancestors(self, execution_id: int, /, *, include: Iterable[str] = ()) -> pd.DataFrame:
         """The parent, grandparent, … of an execution (nearest first), in one query.
@@ -346,7 +351,8 @@ class ExecutionRepository:
         """).bindparams(id=execution_id).columns(
             id=sa.BigInteger, depth=sa.Integer, path=postgresql.ARRAY(sa.BigInteger),
             is_cycle=sa.Boolean).cte("nodes")
-        top = sa.select(up.c.id).order_by(up.c.depth.desc()).limit(1).scalar_subquery()
+        top = (sa.select(up.c.id).where(sa.not_(up.c.is_cycle)).order_by(up.c.depth.desc())
+               .limit(1).scalar_subquery())
         return self._hierarchy_frame(up, layout, root=top, order=(up.c.depth,),
                                      orphan_depth=None)
 
@@ -682,15 +688,14 @@ class _ProgressBuffer(io.StringIO):
         super().__init__()
         self._bar: Any = None
         self._pending = 0
-        if total is not None and total > PROGRESS_ROWS:
+        if total is not None:
             from tqdm.auto import tqdm
 
             self._bar = tqdm(total=total, unit="rows", desc="reading executions",
                              mininterval=0.5)
-        else:
-            self.write = super().write  # type: ignore[method-assign]
+            self.write = self._counting_write  # type: ignore[method-assign]
 
-    def write(self, data: str) -> int:
+    def _counting_write(self, data: str) -> int:
         self._pending += 1
         if self._pending >= self._EVERY:
             self._bar.update(self._pending)
