@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from attune_nb.lifecycle import TERMINAL, ExecutionStatus
@@ -99,6 +100,14 @@ def _json(text: str) -> Any:
     return None if text == CSV_NULL else json.loads(text)
 
 
+def _from_micros(micros: pd.Series) -> pd.Series:
+    """Integer microseconds since the epoch (nullable) as UTC timestamps, exactly."""
+    # numpy's NaT is the smallest int64: nulls become NaT through the view.
+    raw = micros.to_numpy(dtype="int64", na_value=np.iinfo(np.int64).min)
+    stamps = pd.Series(raw.view("datetime64[us]"), index=micros.index)
+    return stamps.dt.tz_localize("UTC").astype(TIME_DTYPE)
+
+
 def _parse_ids(text: str) -> list[int]:
     # '{1,2,3}' -> [1, 2, 3]; the JSON parser is the fastest int-list parser at hand.
     return json.loads("[" + text[1:-1] + "]") if len(text) > 2 else []
@@ -116,6 +125,8 @@ def read_csv(buffer: io.StringIO | io.BytesIO, layout: Sequence[Column]) -> pd.D
     for c in queried:
         if c.kind in ("id", "int", "str", "status", "inquiry_status"):
             dtypes[c.name] = c.dtype
+        elif c.kind == "time":
+            dtypes[c.name] = "Int64"  # microseconds since the epoch
         elif c.kind == "json":
             converters[c.name] = _json
         elif c.kind == "ids":
@@ -136,8 +147,7 @@ def read_csv(buffer: io.StringIO | io.BytesIO, layout: Sequence[Column]) -> pd.D
         return empty_frame(layout)
     for c in queried:
         if c.kind == "time":
-            frame[c.name] = pd.to_datetime(frame[c.name], utc=True, format="ISO8601",
-                                           cache=False).astype(TIME_DTYPE)
+            frame[c.name] = _from_micros(frame[c.name])
         elif c.kind == "bool":
             frame[c.name] = frame[c.name].map({"t": True, "f": False}).astype("boolean")
         elif c.kind == "json":
