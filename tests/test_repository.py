@@ -521,3 +521,26 @@ def test_intervals_refuse_bad_filters(db: attune_nb.Database) -> None:
     with pytest.raises(InvalidFilter) as info:
         db.executions.intervals(limit=-5)
     assert info.value.name == "limit"
+
+
+# -- streaming every row ------------------------------------------------------------------
+
+
+def test_limit_none_streams_with_a_progress_bar_when_large(
+        db: attune_nb.Database, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from attune_nb import repository
+
+    with db.connect() as conn:
+        conn.execute(sa.text("INSERT INTO attune.execution (action_ref, status) "
+                             "SELECT 'bulk.n' || g, 'completed' FROM generate_series(1, 3000) g"))
+    # The bar appears above PROGRESS_ROWS rows; lower the bar instead of writing 100,000.
+    monkeypatch.setattr(repository, "PROGRESS_ROWS", 1000)
+    frame = db.executions.frame(limit=None)
+    assert len(frame) == 3000
+    assert frame["id"].is_monotonic_decreasing
+    err = capsys.readouterr().err
+    assert "reading executions" in err and "3000/3000" in err
+    # Below the threshold there is no bar.
+    db.executions.frame(limit=None, action_ref=["bulk.n1", "bulk.n2"])
+    assert "reading executions" not in capsys.readouterr().err
