@@ -209,7 +209,7 @@ class Database:
         >>> db.trace(42)                                  # doctest: +SKIP
         <event 7 monitoring.alert_fired> -> <enforcement 7 incident.on_alert processed> -> …
         """
-        from attune_nb.inquiries import trace
+        from attune_nb.trace import trace
 
         return trace(self, execution_id)
 

@@ -146,6 +146,3 @@ def execution_where(filters: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
         raise InvalidFilter("until", until, f"a time after since={since!r}")
     return where
 
-
-def needs_enforcement(filters: dict[str, Any]) -> bool:
-    return filters.get("rule_ref") is not None or filters.get("trigger_ref") is not None

@@ -1,4 +1,4 @@
-"""Inquiries (human-in-the-loop questions) and traces (how an execution came to be).
+"""Inquiries: the human-in-the-loop questions executions ask, and answering them.
 
 Responding is compare-and-set, as in Attune: pending -> responded only while
 ``timeout_at`` has not passed, after the response passed the inquiry's
@@ -17,8 +17,6 @@ import sqlalchemy as sa
 from attune_nb import frames
 from attune_nb import schema as t
 from attune_nb.errors import (
-    ExecutionNotFound,
-    HierarchyLoop,
     InquiryClosed,
     InquiryNotFound,
     InvalidFilter,
@@ -26,12 +24,12 @@ from attune_nb.errors import (
 )
 from attune_nb.filters import check_id, id_list, to_utc
 from attune_nb.frames import Column
-from attune_nb.records import Execution, Inquiry, Trace, TraceLink
+from attune_nb.records import Inquiry
 
 if TYPE_CHECKING:
     from attune_nb.db import Database
 
-__all__ = ["INQUIRY_COLUMNS", "InquiryRepository", "trace"]
+__all__ = ["INQUIRY_COLUMNS", "InquiryRepository", "validate_response"]
 
 INQUIRY_STATUSES = ("pending", "responded", "timeout", "cancelled")
 INQUIRY_COLUMNS: tuple[Column, ...] = (
@@ -199,63 +197,3 @@ def validate_response(inquiry: Inquiry, response: Any) -> list[str]:
         if chosen is not None and chosen not in options:
             messages.append(f"{chosen!r} is not one of the options {options}")
     return messages
-
-
-def trace(db: Database, execution_id: int) -> Trace:
-    """How ``execution_id`` came to be; missing links are kept and flagged."""
-    execution_id = check_id("id", execution_id)
-    e, enf, ev, rl = t.execution, t.enforcement, t.event, t.rule
-    with db.connect() as conn:
-        row = conn.execute(sa.select(e).where(e.c.id == execution_id)).mappings().first()
-        if row is None:
-            raise ExecutionNotFound(execution_id)
-        execution = Execution.from_row(row)
-        # The top-level workflow root: one recursive query up the parent chain.
-        top = conn.execute(sa.text("""
-            WITH RECURSIVE up(id, parent, depth, path) AS (
-                SELECT id, parent, 0, ARRAY[id] FROM attune.execution WHERE id = :id
-                UNION ALL
-                SELECT p.id, p.parent, u.depth + 1, u.path || p.id
-                FROM attune.execution p JOIN up u ON p.id = u.parent
-                WHERE NOT p.id = ANY(u.path)
-            )
-            SELECT id, parent, path FROM up ORDER BY depth DESC LIMIT 1"""),
-            {"id": execution_id}).one()
-        if top.parent is not None and top.parent in top.path:
-            raise HierarchyLoop(execution_id, [*reversed(top.path), top.parent])
-        root = execution if top.id == execution.id else Execution.from_row(
-            conn.execute(sa.select(e).where(e.c.id == top.id)).mappings().one())
-        links: list[TraceLink] = []
-        enforcement_id = execution.enforcement or root.enforcement
-        enforcement = None
-        if enforcement_id is not None:
-            enforcement = conn.execute(sa.select(enf).where(enf.c.id == enforcement_id)).first()
-        event_id = enforcement.event if enforcement is not None else None
-        event = None
-        if event_id is not None:
-            event = conn.execute(sa.select(ev).where(ev.c.id == event_id)
-                                 .order_by(ev.c.created.desc()).limit(1)).first()
-        rule = None
-        if enforcement is not None and enforcement.rule is not None:
-            rule = conn.execute(sa.select(rl).where(rl.c.id == enforcement.rule)).first()
-    if event is not None:
-        links.append(TraceLink("event", event.id, event.trigger_ref, None, event.created))
-    elif event_id is not None:
-        links.append(TraceLink("event", event_id, missing=True))
-    if enforcement is not None:
-        links.append(TraceLink("enforcement", enforcement.id, enforcement.rule_ref,
-                               enforcement.status, enforcement.created))
-        if rule is not None:
-            links.append(TraceLink("rule", rule.id, rule.ref, None, rule.created))
-        else:
-            links.append(TraceLink("rule", enforcement.rule, enforcement.rule_ref,
-                                   missing=enforcement.rule is not None))
-    elif enforcement_id is not None:
-        links.append(TraceLink("enforcement", enforcement_id, missing=True))
-    if top.parent is not None:  # the parent chain ends at a row that is gone (no loop: above)
-        links.append(TraceLink("parent", top.parent, missing=True))
-    if root.id != execution.id:
-        links.append(TraceLink("root", root.id, root.action_ref, root.status.value, root.created))
-    links.append(TraceLink("execution", execution.id, execution.action_ref,
-                           execution.status.value, execution.created))
-    return Trace(execution, tuple(links))

@@ -590,9 +590,7 @@ class ExecutionRepository:
                 .where(*where)
                 .order_by(h.c.time, sa.case((h.c.operation == "INSERT", 0),
                                             (h.c.operation == "UPDATE", 1), else_=2),
-                          sa.func.array_position(
-                              sa.cast(sa.func.enum_range(sa.null().cast(t.STATUS)),
-                                      postgresql.ARRAY(sa.Text)), new_status)))
+                          _lifecycle_order(new_status)))
         frame = self._read(stmt, HISTORY_LAYOUT)
         if frame.empty and created is None:
             raise ExecutionNotFound(execution_id)
@@ -622,10 +620,8 @@ class ExecutionRepository:
             return frames.empty_frame(INTERVAL_LAYOUT)
         h = t.execution_history
         status = h.c.new_values["status"].astext
-        order = sa.func.array_position(
-            sa.cast(sa.func.enum_range(sa.null().cast(t.STATUS)), postgresql.ARRAY(sa.Text)),
-            status)
-        window_order = (h.c.time, sa.case((h.c.operation == "INSERT", 0), else_=1), order)
+        window_order = (h.c.time, sa.case((h.c.operation == "INSERT", 0), else_=1),
+                        _lifecycle_order(status))
         ids = sa.select(sel_sub.c.id)
         steps = (sa.select(
             h.c.entity_id.label("execution_id"), h.c.entity_ref.label("action_ref"),
@@ -644,6 +640,13 @@ class ExecutionRepository:
                           steps.c.entered, steps.c.left, steps.c.left.is_(None).label("current"))
                 .order_by(steps.c.execution_id.desc(), steps.c.seq))
         return self._read(stmt, INTERVAL_LAYOUT)
+
+
+def _lifecycle_order(status: Any) -> Any:
+    """The position of a status (text) in the database's own enum order: the tie-break
+    for history rows that share a ``time`` (one transaction)."""
+    statuses = sa.cast(sa.func.enum_range(sa.null().cast(t.STATUS)), postgresql.ARRAY(sa.Text))
+    return sa.func.array_position(statuses, status)
 
 
 def _refusal(current: ExecutionStatus, target: ExecutionStatus) -> str:

@@ -48,7 +48,7 @@ PACKAGE = Path(attune_nb.__file__).resolve().parent
 DRIVERS = {"sqlalchemy", "psycopg2"}
 # STYLE.md rule 1: only the database layer and the repositories talk SQL.
 MAY_IMPORT_DRIVERS = {"db.py", "migrations.py", "seed.py", "testing.py", "repository.py",
-                      "inquiries.py", "filters.py", "schema.py", "embedded.py"}
+                      "inquiries.py", "trace.py", "filters.py", "schema.py", "embedded.py"}
 PURE = ["lifecycle.py", "frames.py", "hierarchy.py", "records.py", "errors.py", "cli.py",
         "runner.py"]
 
