@@ -135,7 +135,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
               "`attune-nb run-notebooks`")
         return 0
     jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or "jupyter"
-    command = [jupyter, "lab", f"--notebook-dir={notebooks}"]
+    hidden = "['conftest.py', '__pycache__', '*.pyc', '.ipynb_checkpoints', '_*']"
+    command = [jupyter, "lab", f"--notebook-dir={notebooks}",
+               f"--ContentsManager.hide_globs={hidden}"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     print("starting JupyterLab (Ctrl-C to stop)")

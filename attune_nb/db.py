@@ -12,7 +12,7 @@ import contextlib
 import functools
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import unquote
 
@@ -163,6 +163,31 @@ class Database:
         self.readonly = readonly
         self.embedded = embedded
         self.url = mask_url(engine.url)
+        self._tracers: list[Callable[[str, Any], None]] = []
+        event.listen(engine, "before_cursor_execute", self._on_execute)
+
+    def _on_execute(self, _conn: Any, _cursor: Any, statement: str, parameters: Any,
+                    _context: Any, _executemany: bool) -> None:
+        self.emit_sql(statement, parameters)
+
+    def emit_sql(self, statement: str, parameters: Any = None) -> None:
+        """Hand a statement to the active tracers (the repositories call it for COPY)."""
+        for tracer in self._tracers:
+            tracer(statement, parameters)
+
+    @contextlib.contextmanager
+    def tracer(self, callback: Callable[[str, Any], None]) -> Iterator[None]:
+        """Call ``callback(sql, parameters)`` for every statement run inside the block.
+
+        >>> with db.tracer(print):                        # doctest: +SKIP
+        ...     db.executions.count(status="failed")
+        SELECT count(*) AS count_1 FROM attune.execution LEFT OUTER JOIN … {'status_1_1': 'failed'}
+        """
+        self._tracers.append(callback)
+        try:
+            yield
+        finally:
+            self._tracers.remove(callback)
 
     def __repr__(self) -> str:
         mode = "read-only" if self.readonly else "read-write"

@@ -233,11 +233,12 @@ class ExecutionRepository:
                     f'(EXTRACT(EPOCH FROM q."{c.name}") * 1000000)::bigint AS "{c.name}"'
                     if c.kind == "time" else f'q."{c.name}"'
                     for c in layout if not c.derived)
+                copy = (f"COPY (SELECT {outer} FROM ({sql}) AS q) TO STDOUT WITH "
+                        f"(FORMAT csv, HEADER true, NULL E'{frames.CSV_NULL_SQL}')")
+                self.db.emit_sql(copy)
                 buffer = _CopyTarget(total)
                 try:
-                    cur.copy_expert(f"COPY (SELECT {outer} FROM ({sql}) AS q) TO STDOUT WITH "
-                                    f"(FORMAT csv, HEADER true, NULL E'{frames.CSV_NULL_SQL}')",
-                                    buffer)
+                    cur.copy_expert(copy, buffer)
                 except psycopg2.Error as exc:  # the raw cursor raises psycopg2's own errors
                     raise translate_driver_error(exc, self.db.url) from exc
                 finally:

@@ -289,3 +289,17 @@ def test_execution_missing_a_column_raises_schema_mismatch(empty_url: str) -> No
 def test_migrated_database_passes_check_schema(db: Database) -> None:
     db.check_schema()  # raises on failure
     assert db.scalar("SELECT count(*) FROM attune.execution") == 0
+
+
+def test_tracer_shows_every_statement_inside_the_block(db_url: str) -> None:
+    db = attune_nb.connect(db_url)
+    seen: list[tuple[str, object]] = []
+    with db.tracer(lambda sql, params: seen.append((sql, params))):
+        db.executions.count(status="failed")
+        db.executions.frame(limit=5)
+    assert any("count(*)" in sql and params == {"status_1_1": "failed"} for sql, params in seen)
+    assert any(sql.startswith("COPY (SELECT") for sql, _params in seen)
+    before = len(seen)
+    db.executions.count()
+    assert len(seen) == before  # the tracer is gone after the block
+    db.close()
