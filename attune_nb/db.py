@@ -269,7 +269,7 @@ class Database:
         frame["table"] = frame["table"].astype("string")
         frame["rows"] = frame["rows"].astype("Int64")
         for column in ("oldest", "newest"):
-            frame[column] = pd.to_datetime(frame[column], utc=True)
+            frame[column] = pd.to_datetime(frame[column], utc=True).astype("datetime64[ns, UTC]")
         return frame
 
     def check_schema(self) -> None:

@@ -303,3 +303,29 @@ def test_tracer_shows_every_statement_inside_the_block(db_url: str) -> None:
     db.executions.count()
     assert len(seen) == before  # the tracer is gone after the block
     db.close()
+
+
+def test_summary_counts_rows_and_spans_per_table(db_url: str) -> None:
+    db = attune_nb.connect(db_url)
+    empty = db.summary()
+    assert list(empty.columns) == ["table", "rows", "oldest", "newest"]
+    assert [str(t) for t in empty.dtypes] == ["string", "Int64", "datetime64[ns, UTC]",
+                                              "datetime64[ns, UTC]"]
+    assert list(empty["table"])[:2] == ["execution", "execution_history"]
+    assert (empty["rows"] == 0).all() and empty["oldest"].isna().all()
+    first = db.executions.create("core.echo")
+    db.executions.create("core.echo")
+    summary = db.summary().set_index("table")
+    assert summary.loc["execution", "rows"] == 2
+    assert summary.loc["execution_history", "rows"] == 2
+    assert summary.loc["execution", "oldest"] == first.created
+    db.close()
+
+
+def test_managed_tells_an_attune_nb_database_from_a_real_one(db_url: str) -> None:
+    db = attune_nb.connect(db_url)
+    assert db.managed is True
+    with db.connect() as conn:
+        conn.execute(sa.text("DROP SCHEMA attune_nb CASCADE"))
+    assert attune_nb.connect(db_url).managed is False
+    db.close()
