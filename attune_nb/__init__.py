@@ -9,7 +9,9 @@ from __future__ import annotations
 from attune_nb.db import Database, connect
 from attune_nb.errors import (
     AttuneNbError,
+    AttuneNbWarning,
     ConfigurationError,
+    DatabaseOnlyWarning,
     DatabaseUnavailable,
     ExecutionNotFound,
     HierarchyLoop,
@@ -31,10 +33,10 @@ from attune_nb.errors import (
 from attune_nb.hierarchy import ExecutionNode
 from attune_nb.lifecycle import ExecutionStatus
 from attune_nb.records import Execution, Inquiry, Trace
-from attune_nb.repository import DatabaseOnlyWarning
 
 __all__ = [
     "AttuneNbError",
+    "AttuneNbWarning",
     "ConfigurationError",
     "Database",
     "DatabaseOnlyWarning",

@@ -22,6 +22,11 @@ values it is about as attributes, and says in its message what to do::
     ├── ReadOnlyError               a write on a read-only connection
     ├── SeedError                   demo data refused or failed
     └── NotebookError               a notebook failed to execute
+
+Warnings have a small tree of their own::
+
+    AttuneNbWarning (UserWarning)
+    └── DatabaseOnlyWarning         a write that a live Attune's services will not hear about
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ from collections.abc import Sequence
 
 __all__ = [
     "AttuneNbError",
+    "AttuneNbWarning",
     "ConfigurationError",
+    "DatabaseOnlyWarning",
     "DatabaseUnavailable",
     "ExecutionNotFound",
     "HierarchyLoop",
@@ -252,3 +259,11 @@ class HierarchyLoop(AttuneNbError):
             f"the parent chain of execution {execution_id} loops: "
             + " -> ".join(str(p) for p in path)
             + ". The data is corrupted; fix the parent column of one of these rows")
+
+
+class AttuneNbWarning(UserWarning):
+    """Base of every warning attune_nb issues."""
+
+
+class DatabaseOnlyWarning(AttuneNbWarning):
+    """A status change in the database that a live Attune's workers will not hear about."""

@@ -23,22 +23,14 @@ from attune_nb.errors import (
     InvalidResponse,
 )
 from attune_nb.filters import check_id, id_list, to_utc
-from attune_nb.frames import Column
+from attune_nb.frames import INQUIRY_COLUMNS, INQUIRY_STATUSES
 from attune_nb.records import Inquiry
 
 if TYPE_CHECKING:
-    from attune_nb.db import Database
+    from attune_nb.engine import Engine
 
-__all__ = ["INQUIRY_COLUMNS", "InquiryRepository", "validate_response"]
+__all__ = ["InquiryRepository", "validate_response"]
 
-INQUIRY_STATUSES = ("pending", "responded", "timeout", "cancelled")
-INQUIRY_COLUMNS: tuple[Column, ...] = (
-    Column("id", "id"), Column("execution", "id"), Column("status", "inquiry_status"),
-    Column("prompt", "str"), Column("assigned_to", "id"), Column("created", "time"),
-    Column("timeout_at", "time"), Column("responded_at", "time"), Column("responded_by", "id"),
-    Column("updated", "time"), Column("response_options", "json"), Column("response", "json"),
-)
-"""The inquiry frame layout; ``execution`` is ``created_by_execution`` (or the older ``execution``)."""
 
 # Keys of an object response that name the chosen option, checked against response_options.
 CHOICE_KEYS = ("choice", "option", "answer")
@@ -47,7 +39,7 @@ CHOICE_KEYS = ("choice", "option", "answer")
 class InquiryRepository:
     """Inquiries: ``frame``, ``get``, ``respond``. Get it from ``db.inquiries``."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Engine) -> None:
         self.db = db
         self._execution_column: str | None = None
 
@@ -81,7 +73,7 @@ class InquiryRepository:
         """The inquiry ``inquiry_id``; :class:`InquiryNotFound` if there is none."""
         inquiry_id = check_id("id", inquiry_id)
         table = self._table()
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             row = conn.execute(sa.select(table).where(table.c.id == inquiry_id)).mappings().first()
         if row is None:
             raise InquiryNotFound(inquiry_id)
@@ -123,9 +115,7 @@ class InquiryRepository:
                 .order_by(table.c.created.desc(), table.c.id.desc()).offset(offset))
         if limit is not None:
             stmt = stmt.limit(limit)
-        with self.db.connect() as conn:
-            rows = conn.execute(stmt).all()
-        return frames.records_frame(rows, INQUIRY_COLUMNS)
+        return self.db.read(stmt, INQUIRY_COLUMNS, desc="reading inquiries")
 
     def respond(self, inquiry_id: int, response: Any, /, *,
                 responder: int | None = None) -> Inquiry:
@@ -161,7 +151,7 @@ class InquiryRepository:
                 .values(status="responded", response=response, responded_at=sa.func.now(),
                         responded_by=responder)
                 .returning(*table.c))
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             row = conn.execute(stmt).mappings().first()
             if row is None:
                 now = conn.execute(sa.select(table.c.status, table.c.timeout_at,

@@ -20,8 +20,9 @@ import psycopg2
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from attune_nb.db import Database, translate_errors
-from attune_nb.errors import MigrationError, ReadOnlyError
+from attune_nb.driver import translate, translate_errors
+from attune_nb.engine import Engine
+from attune_nb.errors import MigrationError
 
 __all__ = ["Migration", "applied_migrations", "discover", "migrate"]
 
@@ -70,16 +71,16 @@ def discover(directory: Path | None = None) -> list[Migration]:
     return found
 
 
-def applied_migrations(db: Database) -> dict[str, str]:
+def applied_migrations(db: Engine) -> dict[str, str]:
     """``{file name: checksum}`` of the migrations applied to ``db`` (empty without a ledger)."""
-    with db.connect() as conn:
+    with db.transaction() as conn:
         if conn.execute(sa.text("SELECT to_regclass(:t)"), {"t": LEDGER}).scalar() is None:
             return {}
         rows = conn.execute(sa.text(f"SELECT name, checksum FROM {LEDGER} ORDER BY version"))
         return {name: checksum for name, checksum in rows}
 
 
-def migrate(db: Database, *, directory: Path | None = None) -> list[str]:
+def migrate(db: Engine, *, directory: Path | None = None) -> list[str]:
     """Apply the pending migrations to ``db``; return the names of those applied.
 
     >>> migrate(attune_nb.connect())      # doctest: +SKIP
@@ -90,14 +91,14 @@ def migrate(db: Database, *, directory: Path | None = None) -> list[str]:
         conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _LOCK_KEY})
         conn.commit()
         try:
-            return _migrate_locked(conn, files)
+            return _migrate_locked(conn, files, db.url)
         finally:
             conn.rollback()
             conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})
             conn.commit()
 
 
-def _migrate_locked(conn: sa.Connection, files: list[Migration]) -> list[str]:
+def _migrate_locked(conn: sa.Connection, files: list[Migration], url: str) -> list[str]:
     has_ledger = conn.execute(sa.text("SELECT to_regclass(:t)"), {"t": LEDGER}).scalar() is not None
     has_attune = conn.execute(sa.text("SELECT to_regnamespace('attune')")).scalar() is not None
     applied: dict[str, str] = {}
@@ -142,10 +143,12 @@ def _migrate_locked(conn: sa.Connection, files: list[Migration]) -> list[str]:
                     {"v": migration.version, "n": migration.name, "c": migration.checksum},
                 )
         except (DBAPIError, psycopg2.Error) as exc:
-            # The file runs on the raw cursor, whose errors are psycopg2's own.
+            # What the driver table knows (read-only, connection lost) keeps its meaning;
+            # any other failure of the file is this migration's.
+            known = translate(exc, url)
+            if known is not None:
+                raise known from exc
             orig = exc.orig if isinstance(exc, DBAPIError) else exc
-            if getattr(orig, "pgcode", None) == "25006":
-                raise ReadOnlyError(f"migration {migration.name}") from exc
             reason = str(orig).strip()
             raise MigrationError(migration.name, f"{reason}; nothing of it was applied") from exc
         done.append(migration.name)

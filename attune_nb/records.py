@@ -128,19 +128,11 @@ class Trace:
         return [f"{link.kind} {link.id}" for link in self.links if link.missing]
 
     def to_frame(self) -> Any:
-        import pandas as pd
+        """The links as a frame (:data:`~attune_nb.frames.TRACE_COLUMNS`), event first."""
+        from attune_nb.frames import TRACE_COLUMNS, records_frame
 
-        frame = pd.DataFrame(
-            [(l.kind, l.id, l.ref, l.status, l.created, l.missing) for l in self.links],
-            columns=["kind", "id", "ref", "status", "created", "missing"],
-        )
-        frame["kind"] = frame["kind"].astype("string")
-        frame["id"] = frame["id"].astype("Int64")
-        frame["ref"] = frame["ref"].astype("string")
-        frame["status"] = frame["status"].astype("string")
-        frame["created"] = pd.to_datetime(frame["created"], utc=True).astype("datetime64[ns, UTC]")
-        frame["missing"] = frame["missing"].astype(bool)
-        return frame
+        return records_frame([(link.kind, link.id, link.ref, link.status, link.created,
+                               link.missing) for link in self.links], TRACE_COLUMNS)
 
     def __repr__(self) -> str:
         return " -> ".join(repr(link) for link in self.links)

@@ -11,23 +11,20 @@ changes are compare-and-set in one statement (``WHERE id = :id AND status = :exp
 
 from __future__ import annotations
 
-import io
 import logging
-import threading
 import warnings
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Unpack
 
 import pandas as pd
-import psycopg2
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from attune_nb import frames
 from attune_nb import schema as t
-from attune_nb.db import translate_driver_error
 from attune_nb.errors import (
+    DatabaseOnlyWarning,
     ConfigurationError,
     ExecutionNotFound,
     InvalidFilter,
@@ -45,18 +42,13 @@ from attune_nb.lifecycle import (
 from attune_nb.records import Execution
 
 if TYPE_CHECKING:
-    from attune_nb.db import Database
+    from attune_nb.engine import Engine
 
-__all__ = ["DatabaseOnlyWarning", "ExecutionRepository"]
+__all__ = ["ExecutionRepository"]
 
 log = logging.getLogger("attune_nb")
 
 DEFAULT_LIMIT = 1000
-PROGRESS_ROWS = 100_000  # show a progress bar when streaming more rows than this
-
-
-class DatabaseOnlyWarning(UserWarning):
-    """A status change in the database that a live Attune's workers will not hear about."""
 
 
 class _Unset:
@@ -107,7 +99,7 @@ class ExecutionRepository:
     Get it from a database: ``db.executions``.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Engine) -> None:
         self.db = db
 
     def __repr__(self) -> str:
@@ -122,7 +114,7 @@ class ExecutionRepository:
         <Execution 42 core.echo completed>
         """
         execution_id = check_id("id", execution_id)
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             row = conn.execute(sa.select(_e).where(_e.c.id == execution_id)).mappings().first()
         if row is None:
             raise ExecutionNotFound(execution_id)
@@ -166,7 +158,7 @@ class ExecutionRepository:
             raise ConfigurationError("timeout_seconds", timeout_seconds, "a number above 0")
         if started_at is not None:
             values["started_at"] = to_utc("started_at", started_at)
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             if values["parent"] is not None:
                 exists = conn.execute(sa.select(_e.c.id).where(_e.c.id == values["parent"]))
                 if exists.first() is None:
@@ -202,7 +194,7 @@ class ExecutionRepository:
                 changes[name] = value
         if not changes:
             return self.get(execution_id)
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             row = conn.execute(_e.update().where(_e.c.id == execution_id).values(**changes)
                                .returning(*_e.c)).mappings().first()
         if row is None:
@@ -212,39 +204,14 @@ class ExecutionRepository:
     def delete(self, execution_id: int, /) -> bool:
         """Delete an execution; False when there was none. Its history stays."""
         execution_id = check_id("id", execution_id)
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             return conn.execute(_e.delete().where(_e.c.id == execution_id)).rowcount > 0
 
     # -- frames ----------------------------------------------------------------------
 
     def _read(self, stmt: Any, layout: Sequence[Column], *, total: int | None = None
               ) -> pd.DataFrame:
-        """Run ``stmt`` through ``COPY … TO STDOUT`` and parse it into ``layout``."""
-        with self.db.connect() as conn:
-            raw = conn.connection.dbapi_connection
-            compiled = stmt.compile(dialect=postgresql.psycopg2.dialect(),
-                                    compile_kwargs={"render_postcompile": True})
-            with raw.cursor() as cur:  # type: ignore[union-attr]
-                sql = cur.mogrify(str(compiled), compiled.params).decode()
-                # Timestamps travel as integer microseconds: parsing ISO text is the
-                # slowest part of reading a big frame. (A plain projection keeps the
-                # subquery's order.)
-                outer = ", ".join(
-                    f'(EXTRACT(EPOCH FROM q."{c.name}") * 1000000)::bigint AS "{c.name}"'
-                    if c.kind == "time" else f'q."{c.name}"'
-                    for c in layout if not c.derived)
-                copy = (f"COPY (SELECT {outer} FROM ({sql}) AS q) TO STDOUT WITH "
-                        f"(FORMAT csv, HEADER true, NULL E'{frames.CSV_NULL_SQL}')")
-                self.db.emit_sql(copy)
-                buffer = _CopyTarget(total)
-                try:
-                    cur.copy_expert(copy, buffer)
-                except psycopg2.Error as exc:  # the raw cursor raises psycopg2's own errors
-                    raise translate_driver_error(exc, self.db.url) from exc
-                finally:
-                    buffer.close_progress()
-        buffer.seek(0)
-        return frames.read_csv(buffer, layout)
+        return self.db.read(stmt, layout, total=total, desc="reading executions")
 
     def _select(self, layout: Sequence[Column], filters: dict[str, Any]) -> Any:
         return sa.select(*_select_columns(layout)).select_from(_FROM).where(
@@ -279,7 +246,7 @@ class ExecutionRepository:
         """How many executions match the filters of :meth:`frame`."""
         where = execution_where(dict(filters))
         stmt = sa.select(sa.func.count()).select_from(_FROM).where(*where)
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             return int(conn.execute(stmt).scalar_one())
 
     # -- hierarchies -------------------------------------------------------------------
@@ -293,7 +260,7 @@ class ExecutionRepository:
         """The direct child tasks of an execution, in creation order."""
         execution_id = check_id("id", execution_id)
         include = _check_include(include)
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             self._require(conn, execution_id)
         layout = execution_layout(include)
         stmt = self._select(layout, {"parent": execution_id}).order_by(_e.c.created, _e.c.id)
@@ -315,7 +282,7 @@ class ExecutionRepository:
         if max_depth is not None and (isinstance(max_depth, bool)
                                       or not isinstance(max_depth, int) or max_depth < 0):
             raise InvalidFilter("max_depth", max_depth, "a whole number >= 0, or None")
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             self._require(conn, root_id)
         layout = execution_layout(include, HIERARCHY_COLUMNS)
         depth_guard = "" if max_depth is None else f"AND t.depth < {int(max_depth)}"
@@ -344,7 +311,7 @@ class ExecutionRepository:
         """
         execution_id = check_id("id", execution_id)
         include = _check_include(include)
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             self._require(conn, execution_id)
         layout = execution_layout(include, HIERARCHY_COLUMNS)
         up = sa.text("""
@@ -407,7 +374,7 @@ class ExecutionRepository:
     def retries(self, execution_id: int, /) -> pd.DataFrame:
         """The whole retry chain that ``execution_id`` belongs to, first attempt first."""
         execution_id = check_id("id", execution_id)
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             self._require(conn, execution_id)
         layout = execution_layout()
         chain = sa.text("""
@@ -456,7 +423,7 @@ class ExecutionRepository:
         target = parse_status(to)
         if expected is not None:
             check_transition(expected, target)
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             current = conn.execute(sa.select(_e.c.status).where(_e.c.id == execution_id)
                                    ).scalar()
             if current is None:
@@ -517,8 +484,8 @@ class ExecutionRepository:
                                              "bulk change of every execution is never meant")
         if ids is not None:
             where.append(_e.c.id.in_(id_list("ids", ids)))
-        layout = BULK_LAYOUT
-        with self.db.connect() as conn:
+        layout = frames.BULK_COLUMNS
+        with self.db.transaction() as conn:
             rows = conn.execute(
                 sa.select(_e.c.id, _e.c.action_ref, _e.c.status).select_from(_FROM)
                 .where(*where).order_by(_e.c.id)).all()
@@ -574,7 +541,7 @@ class ExecutionRepository:
         """
         execution_id = check_id("id", execution_id)
         h = t.execution_history
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             created = conn.execute(sa.select(_e.c.created).where(_e.c.id == execution_id)
                                    ).scalar()
         lo = to_utc("since", since) if since is not None else created
@@ -592,7 +559,7 @@ class ExecutionRepository:
                 .order_by(h.c.time, sa.case((h.c.operation == "INSERT", 0),
                                             (h.c.operation == "UPDATE", 1), else_=2),
                           _lifecycle_order(new_status)))
-        frame = self._read(stmt, HISTORY_LAYOUT)
+        frame = self._read(stmt, frames.HISTORY_COLUMNS)
         if frame.empty and created is None:
             raise ExecutionNotFound(execution_id)
         return frame
@@ -614,11 +581,11 @@ class ExecutionRepository:
         if limit is not None:
             sel = sel.limit(limit)
         sel_sub = sel.subquery("sel")
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             lo, hi = conn.execute(sa.select(sa.func.min(sel_sub.c.created),
                                             sa.func.max(sel_sub.c.updated))).one()
         if lo is None:
-            return frames.empty_frame(INTERVAL_LAYOUT)
+            return frames.empty_frame(frames.INTERVAL_COLUMNS)
         h = t.execution_history
         status = h.c.new_values["status"].astext
         window_order = (h.c.time, sa.case((h.c.operation == "INSERT", 0), else_=1),
@@ -640,7 +607,7 @@ class ExecutionRepository:
         stmt = (sa.select(steps.c.execution_id, steps.c.action_ref, steps.c.status, steps.c.seq,
                           steps.c.entered, steps.c.left, steps.c.left.is_(None).label("current"))
                 .order_by(steps.c.execution_id.desc(), steps.c.seq))
-        return self._read(stmt, INTERVAL_LAYOUT)
+        return self._read(stmt, frames.INTERVAL_COLUMNS)
 
 
 def _lifecycle_order(status: Any) -> Any:
@@ -669,59 +636,3 @@ FROM unnest(CAST(:ids AS bigint[]), CAST(:expected AS text[])) AS guard(id, expe
 WHERE e.id = guard.id AND e.status::text = guard.expected
 RETURNING e.id
 """
-
-BULK_LAYOUT: tuple[Column, ...] = (
-    Column("id", "id"), Column("action_ref", "str"), Column("current", "status"),
-    Column("to", "status"), Column("allowed", "bool"), Column("reason", "str"),
-    Column("applied", "bool"),
-)
-HISTORY_LAYOUT: tuple[Column, ...] = (
-    Column("time", "time"), Column("operation", "str"), Column("changed_fields", "strs"),
-    Column("old_status", "status"), Column("new_status", "status"),
-    Column("old_values", "json"), Column("new_values", "json"),
-)
-INTERVAL_LAYOUT: tuple[Column, ...] = (
-    Column("execution_id", "id"), Column("action_ref", "str"), Column("status", "status"),
-    Column("seq", "int"), Column("entered", "time"), Column("left", "time"),
-    Column("duration", "delta", derived=True), Column("current", "bool"),
-)
-
-
-class _CopyTarget(io.BytesIO):
-    """Where ``COPY … TO STDOUT`` lands; shows a progress bar (rows) for large results.
-
-    psycopg2 writes one row per call, so the bar is fed by a watcher thread that
-    samples the size written (``tell``) rather than by a Python ``write`` per row.
-    """
-
-    def __init__(self, total: int | None) -> None:
-        super().__init__()
-        self._bar: Any = None
-        self._done = threading.Event()
-        self._watcher: threading.Thread | None = None
-        if total is not None and total > PROGRESS_ROWS:
-            from tqdm.auto import tqdm
-
-            self._bar = tqdm(total=total, unit="rows", desc="reading executions")
-            self._watcher = threading.Thread(target=self._watch, daemon=True)
-            self._watcher.start()
-
-    def _watch(self) -> None:
-        row_bytes = 0.0
-        while not self._done.wait(0.25):
-            size = self.tell()
-            if not row_bytes and size > 1 << 16:
-                head = self.getvalue()[: 1 << 16]  # a copy: safe while COPY writes
-                row_bytes = len(head) / max(head.count(b"\n"), 1)
-            if row_bytes:
-                self._bar.n = min(int(size / row_bytes), self._bar.total)
-                self._bar.refresh()
-
-    def close_progress(self) -> None:
-        self._done.set()
-        if self._watcher is not None:
-            self._watcher.join()
-        if self._bar is not None:
-            self._bar.n = self._bar.total
-            self._bar.refresh()
-            self._bar.close()

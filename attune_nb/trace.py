@@ -16,16 +16,16 @@ from attune_nb.filters import check_id
 from attune_nb.records import Execution, Trace, TraceLink
 
 if TYPE_CHECKING:
-    from attune_nb.db import Database
+    from attune_nb.engine import Engine
 
 __all__ = ["trace"]
 
 
-def trace(db: Database, execution_id: int) -> Trace:
+def trace(db: Engine, execution_id: int) -> Trace:
     """How ``execution_id`` came to be; missing links are kept and flagged."""
     execution_id = check_id("id", execution_id)
     e, enf, ev, rl = t.execution, t.enforcement, t.event, t.rule
-    with db.connect() as conn:
+    with db.transaction() as conn:
         row = conn.execute(sa.select(e).where(e.c.id == execution_id)).mappings().first()
         if row is None:
             raise ExecutionNotFound(execution_id)

@@ -38,7 +38,7 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 def build_workflow(db: attune_nb.Database, *, branches: int = 50, tasks: int = 40,
                    leaves: int = 49) -> int:
     """A root with `branches` sub-workflows of `tasks` sub-tasks of `leaves` leaves each."""
-    with db.connect() as conn:
+    with db.transaction() as conn:
         root = conn.execute(sa.text(
             "INSERT INTO attune.execution (action_ref, status) VALUES "
             "('bench.big_workflow', 'running') RETURNING id")).scalar_one()

@@ -37,7 +37,7 @@ def naive(server: ThrowawayServer, sample: int) -> tuple[float, int]:
     """Replay a seeded sample's history row by row into an empty database."""
     source = attune_nb.connect(server.create_seeded_database(executions=sample, seed=42,
                                                              name="bench_source"))
-    with source.connect() as conn:
+    with source.transaction() as conn:
         executions = {r.id: r for r in conn.execute(sa.text(
             "SELECT id, action_ref, parent, enforcement, executor FROM attune.execution"))}
         steps = list(conn.execute(sa.text(
@@ -46,7 +46,7 @@ def naive(server: ThrowawayServer, sample: int) -> tuple[float, int]:
     source.close()
     target = attune_nb.connect(server.create_database(name="bench_naive"))
     started = time.perf_counter()
-    with target.connect() as conn:
+    with target.transaction() as conn:
         for step in steps:
             if step.operation == "INSERT":
                 e = executions[step.entity_id]

@@ -52,7 +52,7 @@ ALL = [8, 7, 6, 5, 4, 3, 2, 1]  # newest first
 def small(pg: ThrowawayServer) -> Iterator[attune_nb.Database]:
     url = pg.create_database(name="filters_small")
     writer = attune_nb.connect(url)
-    with writer.connect() as conn:
+    with writer.transaction() as conn:
         conn.execute(sa.text(SMALL))
     writer.close()
     db = attune_nb.connect(url, readonly=True)
@@ -345,7 +345,7 @@ def test_pack_equals_the_pack_wildcard(seeded: attune_nb.Database) -> None:
 
 
 def test_rule_ref_matches_the_enforcements_rule(seeded: attune_nb.Database) -> None:
-    with seeded.connect() as conn:
+    with seeded.transaction() as conn:
         expected = [r[0] for r in conn.execute(sa.text("""
             SELECT e.id FROM attune.execution e
             JOIN attune.enforcement enf ON enf.id = e.enforcement

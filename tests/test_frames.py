@@ -33,7 +33,7 @@ LAYOUT = {  # the documented execution layout, in order
 
 
 def sql(db: attune_nb.Database, statement: str, **params: Any) -> None:
-    with db.connect() as conn:
+    with db.transaction() as conn:
         conn.execute(sa.text(statement), params)
 
 

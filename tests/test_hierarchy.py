@@ -22,7 +22,7 @@ from attune_nb.testing import ThrowawayServer
 
 
 def sql(db: attune_nb.Database, statement: str, **params: Any) -> None:
-    with db.connect() as conn:
+    with db.transaction() as conn:
         conn.execute(sa.text(statement), params)
 
 
@@ -496,7 +496,7 @@ def test_workflow_descendants_form_the_tree(seeded: attune_nb.Database) -> None:
     assert len(roots) > 0
     root_id = int(roots["id"].iloc[0])
     down = seeded.executions.descendants(root_id)
-    with seeded.connect() as conn:
+    with seeded.transaction() as conn:
         expected = {r[0] for r in conn.execute(sa.text("""
             WITH RECURSIVE t AS (SELECT id FROM attune.execution WHERE id = :r
                 UNION ALL SELECT e.id FROM attune.execution e JOIN t ON e.parent = t.id)

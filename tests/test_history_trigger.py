@@ -44,7 +44,7 @@ def _insert(db: Database, **values: Any) -> int:
     values = {"action_ref": "core.echo", **values}
     columns = ", ".join(values)
     params = ", ".join(f":{k}" for k in values)
-    with db.connect() as conn:
+    with db.transaction() as conn:
         return conn.execute(
             sa.text(f"INSERT INTO attune.execution ({columns}) VALUES ({params}) RETURNING id"),
             values,
@@ -52,7 +52,7 @@ def _insert(db: Database, **values: Any) -> int:
 
 
 def _update(db: Database, execution_id: int, assignments: str, **params: Any) -> None:
-    with db.connect() as conn:
+    with db.transaction() as conn:
         conn.execute(
             sa.text(f"UPDATE attune.execution SET {assignments} WHERE id = :id"),
             {"id": execution_id, **params},
@@ -60,7 +60,7 @@ def _update(db: Database, execution_id: int, assignments: str, **params: Any) ->
 
 
 def _history(db: Database, execution_id: int) -> list[dict[str, Any]]:
-    with db.connect() as conn:
+    with db.transaction() as conn:
         rows = conn.execute(
             sa.text(
                 "SELECT time, operation, entity_id, entity_ref, changed_fields, old_values, "
@@ -75,7 +75,7 @@ def _history(db: Database, execution_id: int) -> list[dict[str, Any]]:
 
 def _identity_and_worker(db: Database) -> tuple[int, int]:
     n = next(_unique)
-    with db.connect() as conn:
+    with db.transaction() as conn:
         identity = conn.execute(sa.text(
             "INSERT INTO attune.identity (login) VALUES (:l) RETURNING id"),
             {"l": f"ops{n}"}).scalar_one()
@@ -212,7 +212,7 @@ def test_large_json_is_stored_as_digest(db: Database, column: str, kind: str) ->
 
 
 def _md5_and_size(db: Database, column: str, execution_id: int) -> tuple[str, int]:
-    with db.connect() as conn:
+    with db.transaction() as conn:
         text, md5, size = conn.execute(
             sa.text(f"SELECT {column}::text, md5({column}::text), octet_length({column}::text) "
                     "FROM attune.execution WHERE id = :id"),
@@ -265,7 +265,7 @@ def test_small_result_is_stored_as_is(db: Database) -> None:
 def test_delete_writes_one_row_and_history_outlives_execution(db: Database) -> None:
     execution_id = _insert(db)
     _update(db, execution_id, "status = 'scheduling'")
-    with db.connect() as conn:
+    with db.transaction() as conn:
         conn.execute(sa.text("DELETE FROM attune.execution WHERE id = :id"), {"id": execution_id})
     assert db.scalar("SELECT count(*) FROM attune.execution WHERE id = :id", id=execution_id) == 0
     history = _history(db, execution_id)
@@ -279,7 +279,7 @@ def test_delete_writes_one_row_and_history_outlives_execution(db: Database) -> N
 
 
 def test_changes_in_one_transaction_share_one_time(db: Database) -> None:
-    with db.connect() as conn:
+    with db.transaction() as conn:
         execution_id = conn.execute(sa.text(
             "INSERT INTO attune.execution (action_ref) VALUES ('core.echo') RETURNING id"
         )).scalar_one()
@@ -303,12 +303,12 @@ def test_changes_in_separate_transactions_have_increasing_times(db: Database) ->
 
 def test_updated_column_changes_on_update_and_created_does_not(db: Database) -> None:
     execution_id = _insert(db)
-    with db.connect() as conn:
+    with db.transaction() as conn:
         created, updated = conn.execute(sa.text(
             "SELECT created, updated FROM attune.execution WHERE id = :id"),
             {"id": execution_id}).one()
     _update(db, execution_id, "retry_reason = 'touch'")
-    with db.connect() as conn:
+    with db.transaction() as conn:
         created_after, updated_after = conn.execute(sa.text(
             "SELECT created, updated FROM attune.execution WHERE id = :id"),
             {"id": execution_id}).one()
@@ -318,7 +318,7 @@ def test_updated_column_changes_on_update_and_created_does_not(db: Database) -> 
 
 def test_updated_column_ignores_an_explicit_value(db: Database) -> None:
     execution_id = _insert(db)
-    with db.connect() as conn:
+    with db.transaction() as conn:
         conn.execute(sa.text(
             "UPDATE attune.execution SET updated = '2000-01-01' WHERE id = :id"),
             {"id": execution_id})
@@ -349,10 +349,10 @@ def test_updated_column_ignores_an_explicit_value(db: Database) -> None:
     ],
 )
 def test_updated_trigger_on_other_tables(db: Database, table: str, insert: str) -> None:
-    with db.connect() as conn:
+    with db.transaction() as conn:
         row_id = conn.execute(sa.text(insert), {"u": f"u{next(_unique)}"}).scalar_one()
     before = db.scalar(f"SELECT updated FROM attune.{table} WHERE id = :id", id=row_id)
-    with db.connect() as conn:
+    with db.transaction() as conn:
         conn.execute(sa.text(f"UPDATE attune.{table} SET created = created WHERE id = :id"),
                      {"id": row_id})
     assert db.scalar(f"SELECT updated FROM attune.{table} WHERE id = :id", id=row_id) > before

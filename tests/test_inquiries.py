@@ -31,7 +31,8 @@ from attune_nb import (
     InvalidResponse,
 )
 from attune_nb.frames import INQUIRY_STATUS_DTYPE
-from attune_nb.inquiries import INQUIRY_COLUMNS, validate_response
+from attune_nb.frames import INQUIRY_COLUMNS
+from attune_nb.inquiries import validate_response
 from attune_nb.testing import ThrowawayServer
 
 SCHEMA = {
@@ -52,7 +53,7 @@ FRAME_COLUMNS = ["id", "execution", "status", "prompt", "assigned_to", "created"
 
 def sql(db: attune_nb.Database, statement: str, **params: Any) -> Any:
     """Run one statement in its own committed transaction; the first column of the first row."""
-    with db.connect() as conn:
+    with db.transaction() as conn:
         result = conn.execute(sa.text(statement), params)
         return result.scalar() if result.returns_rows else None
 
@@ -80,7 +81,7 @@ def inquiry(db: attune_nb.Database, execution: int, *, prompt: str = "Deploy to 
 
 def row_state(db: attune_nb.Database, inquiry_id: int) -> tuple[Any, ...]:
     """Everything respond() may write, to check that a refusal wrote nothing."""
-    with db.connect() as conn:
+    with db.transaction() as conn:
         return tuple(conn.execute(sa.text(
             "SELECT status::text, response, responded_at, responded_by, updated "
             "FROM attune.inquiry WHERE id = :id"), {"id": inquiry_id}).one())
@@ -484,7 +485,7 @@ CREATE TABLE attune.inquiry (
 @pytest.fixture
 def old(empty_url: str) -> Iterator[attune_nb.Database]:
     setup = attune_nb.db.open_database(empty_url)
-    with setup.connect() as conn:
+    with setup.transaction() as conn:
         conn.exec_driver_sql(OLD_SCHEMA)
     setup.close()
     database = attune_nb.connect(empty_url)

@@ -132,7 +132,7 @@ def empty_db(empty_url: str) -> Iterator[Database]:
 
 
 def _ledger(db: Database) -> list[tuple[int, str, str]]:
-    with db.connect() as conn:
+    with db.transaction() as conn:
         return [tuple(r) for r in conn.execute(
             sa.text(f"SELECT version, name, checksum FROM {LEDGER} ORDER BY version"))]
 
@@ -148,7 +148,7 @@ def _exists(db: Database, regclass: str) -> bool:
 def test_enum_values_in_declaration_order(
     schema_db: Database, type_name: str, values: list[str]
 ) -> None:
-    with schema_db.connect() as conn:
+    with schema_db.transaction() as conn:
         found = conn.execute(
             sa.text(
                 "SELECT e.enumlabel FROM pg_enum e "
@@ -162,7 +162,7 @@ def test_enum_values_in_declaration_order(
 
 
 def test_no_other_enum_types(schema_db: Database) -> None:
-    with schema_db.connect() as conn:
+    with schema_db.transaction() as conn:
         found = conn.execute(sa.text(
             "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
             "WHERE n.nspname = 'attune' AND t.typtype = 'e'"
@@ -174,7 +174,7 @@ def test_no_other_enum_types(schema_db: Database) -> None:
 def test_table_has_exactly_the_documented_columns(
     schema_db: Database, table: str, columns: set[str]
 ) -> None:
-    with schema_db.connect() as conn:
+    with schema_db.transaction() as conn:
         found = conn.execute(
             sa.text(
                 "SELECT column_name FROM information_schema.columns "
@@ -187,7 +187,7 @@ def test_table_has_exactly_the_documented_columns(
 
 
 def test_no_other_tables(schema_db: Database) -> None:
-    with schema_db.connect() as conn:
+    with schema_db.transaction() as conn:
         found = conn.execute(sa.text(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = 'attune' AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
@@ -210,7 +210,7 @@ def test_enum_typed_columns(schema_db: Database, table: str, column: str, type_n
 
 
 def test_execution_history_is_partitioned_by_time_with_default(schema_db: Database) -> None:
-    with schema_db.connect() as conn:
+    with schema_db.transaction() as conn:
         strategy = conn.execute(sa.text(
             "SELECT p.partstrat FROM pg_partitioned_table p "
             "WHERE p.partrelid = 'attune.execution_history'::regclass"
@@ -233,7 +233,7 @@ def test_execution_history_is_partitioned_by_time_with_default(schema_db: Databa
 
 
 def _partitions(db: Database) -> dict[str, str]:
-    with db.connect() as conn:
+    with db.transaction() as conn:
         rows = conn.execute(sa.text(
             "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
             "JOIN pg_class c ON c.oid = i.inhrelid "
@@ -262,7 +262,7 @@ def test_ensure_partitions_creates_daily_partitions_idempotently(db: Database) -
 
 def test_history_rows_land_in_their_daily_partition(db: Database) -> None:
     db.scalar("SELECT attune.ensure_execution_history_partitions('2026-01-02', '2026-01-02')")
-    with db.connect() as conn:
+    with db.transaction() as conn:
         conn.execute(sa.text(
             "INSERT INTO attune.execution_history (time, operation, entity_id) "
             "VALUES ('2026-01-02 12:00+00', 'INSERT', 1), ('2030-06-01 12:00+00', 'INSERT', 2)"
@@ -277,7 +277,7 @@ def test_history_rows_land_in_their_daily_partition(db: Database) -> None:
 
 
 def test_ensure_partitions_skips_a_day_with_rows_in_default(db: Database) -> None:
-    with db.connect() as conn:
+    with db.transaction() as conn:
         conn.execute(sa.text(
             "INSERT INTO attune.execution_history (time, operation, entity_id) "
             "VALUES ('2026-02-01 08:00+00', 'INSERT', 1)"

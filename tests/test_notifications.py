@@ -76,7 +76,7 @@ def listener(db_url: str) -> Iterator[Listener]:
 @pytest.fixture
 def refs(db: Database) -> dict[str, int]:
     """A pack, an action and an enforcement (with its rule and trigger refs)."""
-    with db.connect() as conn:
+    with db.transaction() as conn:
         pack = conn.execute(sa.text(
             "INSERT INTO attune.pack (ref, label, version) VALUES ('core', 'Core', '1.0') "
             "RETURNING id")).scalar_one()
@@ -97,7 +97,7 @@ def _insert_execution(db: Database, refs: dict[str, int], **values: Any) -> int:
     }
     columns = ", ".join(values)
     params = ", ".join(f":{k}" for k in values)
-    with db.connect() as conn:
+    with db.transaction() as conn:
         return conn.execute(
             sa.text(f"INSERT INTO attune.execution ({columns}) VALUES ({params}) RETURNING id"),
             values,
@@ -105,14 +105,14 @@ def _insert_execution(db: Database, refs: dict[str, int], **values: Any) -> int:
 
 
 def _set_status(db: Database, execution_id: int, status: str) -> None:
-    with db.connect() as conn:
+    with db.transaction() as conn:
         conn.execute(sa.text("UPDATE attune.execution SET status = CAST(:s AS "
                              "execution_status_enum) WHERE id = :id"),
                      {"s": status, "id": execution_id})
 
 
 def _row(db: Database, table: str, row_id: int) -> dict[str, Any]:
-    with db.connect() as conn:
+    with db.transaction() as conn:
         return dict(conn.execute(
             sa.text(f"SELECT * FROM attune.{table} WHERE id = :id"), {"id": row_id}
         ).mappings().one())
@@ -203,7 +203,7 @@ def test_update_without_status_change_sends_nothing(
 ) -> None:
     execution_id = _insert_execution(db, refs)
     assert listener.next()[0] == "execution_created"
-    with db.connect() as conn:
+    with db.transaction() as conn:
         conn.execute(sa.text(f"UPDATE attune.execution SET {assignments} WHERE id = :id"),
                      {"id": execution_id})
     _set_status(db, execution_id, "cancelled")  # the sentinel
@@ -215,7 +215,7 @@ def test_update_without_status_change_sends_nothing(
 def test_rolled_back_insert_sends_nothing(
     db: Database, refs: dict[str, int], listener: Listener
 ) -> None:
-    with pytest.raises(RuntimeError), db.connect() as conn:
+    with pytest.raises(RuntimeError), db.transaction() as conn:
         conn.execute(sa.text(
             "INSERT INTO attune.execution (action_ref) VALUES ('core.rolled_back')"))
         raise RuntimeError("roll back")
@@ -266,7 +266,7 @@ def test_payload_just_under_the_limit_is_complete(
     assert set(small) == EXECUTION_KEYS
     # One byte per added character; the update adds old_status (~30 bytes) to the payload.
     filler = "x" * (6950 - len(small_raw.encode()))
-    with db.connect() as conn:
+    with db.transaction() as conn:
         conn.execute(sa.text(
             "UPDATE attune.execution SET workflow_task = CAST(:w AS jsonb), status = 'scheduling' "
             "WHERE id = :id"), {"w": json.dumps({"task_batch": filler}), "id": execution_id})
@@ -281,7 +281,7 @@ def test_payload_just_under_the_limit_is_complete(
 
 
 def _insert_inquiry(db: Database, execution_id: int = 42) -> int:
-    with db.connect() as conn:
+    with db.transaction() as conn:
         return conn.execute(sa.text(
             "INSERT INTO attune.inquiry (created_by_execution, prompt, response_options, "
             "timeout_at) VALUES (:e, 'Deploy?', '[\"yes\", \"no\"]', "
@@ -321,7 +321,7 @@ def test_inquiry_status_notifications(
 ) -> None:
     inquiry_id = _insert_inquiry(db)
     assert listener.next()[0] == "inquiry_created"
-    with db.connect() as conn:
+    with db.transaction() as conn:
         conn.execute(sa.text(
             "UPDATE attune.inquiry SET status = CAST(:s AS inquiry_status_enum), "
             "response = CASE WHEN :s = 'responded' THEN '{\"answer\": \"yes\"}'::jsonb END "
@@ -347,7 +347,7 @@ def test_other_inquiry_updates_send_nothing(
     first = _insert_inquiry(db)
     second = _insert_inquiry(db)
     assert [listener.next()[0] for _ in range(2)] == ["inquiry_created", "inquiry_created"]
-    with db.connect() as conn:
+    with db.transaction() as conn:
         conn.execute(sa.text(f"UPDATE attune.inquiry SET {assignments} WHERE id = :id"),
                      {"id": first})
         conn.execute(sa.text("UPDATE attune.inquiry SET status = 'timeout' WHERE id = :id"),

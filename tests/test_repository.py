@@ -32,7 +32,7 @@ TEN = [s.value for s in ExecutionStatus]
 
 def sql(db: attune_nb.Database, statement: str, **params: Any) -> list[sa.Row]:
     """Run one statement in its own transaction; the rows it returns, if any."""
-    with db.connect() as conn:
+    with db.transaction() as conn:
         result = conn.execute(sa.text(statement), params)
         return list(result) if result.returns_rows else []
 
@@ -181,7 +181,7 @@ def test_list_as_frame(db: attune_nb.Database) -> None:
 
 def test_list_newest_first_and_by_id_for_equal_created(db: attune_nb.Database) -> None:
     # One transaction: NOW() is the same for every row, so only the id can order them.
-    with db.connect() as conn:
+    with db.transaction() as conn:
         for ref in ("batch.a", "batch.b", "batch.c"):
             conn.execute(sa.text("INSERT INTO attune.execution (action_ref) VALUES (:r)"),
                          {"r": ref})
@@ -399,7 +399,7 @@ def test_scalar_json_is_not_confused_with_null(scalars: attune_nb.Database, inde
 def test_history_has_the_insert_then_one_row_per_status_change(db: attune_nb.Database) -> None:
     created = db.executions.create("core.echo")
     db.executions.update(created.id, status="scheduling")
-    with db.connect() as conn:  # two changes in one transaction share `time`
+    with db.transaction() as conn:  # two changes in one transaction share `time`
         conn.execute(sa.text("UPDATE attune.execution SET status = 'running', "
                              "started_at = now() WHERE id = :i"), {"i": created.id})
         conn.execute(sa.text("UPDATE attune.execution SET status = 'completed' WHERE id = :i"),
@@ -490,7 +490,7 @@ def test_intervals_one_row_per_status(db: attune_nb.Database) -> None:
 
 def test_intervals_of_changes_in_one_transaction(db: attune_nb.Database) -> None:
     created = db.executions.create("core.echo", status="scheduled")
-    with db.connect() as conn:
+    with db.transaction() as conn:
         conn.execute(sa.text("UPDATE attune.execution SET status = 'running' WHERE id = :i"),
                      {"i": created.id})
         conn.execute(sa.text("UPDATE attune.execution SET status = 'failed' WHERE id = :i"),
@@ -529,13 +529,13 @@ def test_intervals_refuse_bad_filters(db: attune_nb.Database) -> None:
 def test_limit_none_streams_with_a_progress_bar_when_large(
         db: attune_nb.Database, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from attune_nb import repository
+    from attune_nb import _reader
 
-    with db.connect() as conn:
+    with db.transaction() as conn:
         conn.execute(sa.text("INSERT INTO attune.execution (action_ref, status) "
                              "SELECT 'bulk.n' || g, 'completed' FROM generate_series(1, 3000) g"))
     # The bar appears above PROGRESS_ROWS rows; lower the bar instead of writing 100,000.
-    monkeypatch.setattr(repository, "PROGRESS_ROWS", 1000)
+    monkeypatch.setattr(_reader, "PROGRESS_ROWS", 1000)
     frame = db.executions.frame(limit=None)
     assert len(frame) == 3000
     assert frame["id"].is_monotonic_decreasing

@@ -26,7 +26,7 @@ def seeded(pg: ThrowawayServer) -> Iterator[attune_nb.Database]:
 
 
 def rows(db: attune_nb.Database, sql: str, **params: object) -> list[sa.Row]:
-    with db.connect() as conn:
+    with db.transaction() as conn:
         return list(conn.execute(sa.text(sql), params))
 
 

@@ -18,7 +18,7 @@ from attune_nb.testing import ThrowawayServer
 
 def sql(db: attune_nb.Database, statement: str, **params: Any) -> Any:
     """Run one statement in its own committed transaction; the first column of the first row."""
-    with db.connect() as conn:
+    with db.transaction() as conn:
         result = conn.execute(sa.text(statement), params)
         return result.scalar() if result.returns_rows else None
 

@@ -43,7 +43,7 @@ BULK_COLUMNS = ["id", "action_ref", "current", "to", "allowed", "reason", "appli
 
 def history(db: attune_nb.Database, execution_id: int) -> list[sa.Row]:
     """The audit rows of one execution, oldest first (the table is partitioned: bounded)."""
-    with db.connect() as conn:
+    with db.transaction() as conn:
         return list(conn.execute(sa.text("""
             SELECT time, operation, changed_fields, old_values, new_values
             FROM attune.execution_history
@@ -66,7 +66,7 @@ def status_moves(db: attune_nb.Database, execution_id: int) -> list[tuple[str | 
 
 def snapshot(db: attune_nb.Database, execution_id: int) -> tuple[Any, ...]:
     """What a refused write must leave alone: status, updated, started_at, result, history."""
-    with db.connect() as conn:
+    with db.transaction() as conn:
         return tuple(conn.execute(sa.text("""
             SELECT e.status::text, e.updated, e.started_at, e.result,
                    (SELECT count(*) FROM attune.execution_history h
@@ -76,7 +76,7 @@ def snapshot(db: attune_nb.Database, execution_id: int) -> tuple[Any, ...]:
 
 def table_state(db: attune_nb.Database) -> list[tuple[Any, ...]]:
     """Every execution's id, status, updated and started_at, plus the history size."""
-    with db.connect() as conn:
+    with db.transaction() as conn:
         rows = [tuple(r) for r in conn.execute(sa.text(
             "SELECT id, status::text, updated, started_at, result FROM attune.execution "
             "ORDER BY id"))]
@@ -488,7 +488,7 @@ def test_bulk_apply_changes_allowed_rows_in_one_transaction(db: attune_nb.Databa
             assert (now.status.value, now.updated, now.result) == (
                 before[exec_id][1], before[exec_id][2], before[exec_id][4])
     # one transaction: every change carries the same transaction time
-    with db.connect() as conn:
+    with db.transaction() as conn:
         times = conn.execute(sa.text(
             "SELECT DISTINCT time FROM attune.execution_history WHERE operation = 'UPDATE' "
             "AND time >= now() - interval '1 day'")).all()
@@ -644,7 +644,7 @@ def unmanaged(pg: ThrowawayServer) -> Iterator[attune_nb.Database]:
     url = pg.create_database(name="transitions_unmanaged")
     setup = attune_nb.connect(url)
     assert setup.managed is True
-    with setup.connect() as conn:
+    with setup.transaction() as conn:
         conn.execute(sa.text("DROP SCHEMA attune_nb CASCADE"))
     setup.close()
     real = attune_nb.connect(url)  # reconnect: managed is probed once per Database

@@ -1,0 +1,124 @@
+"""Driver errors, translated in one place: one table from SQLSTATE to attune_nb error.
+
+Every path that talks to PostgreSQL (SQLAlchemy, a raw psycopg2 cursor, the ADBC
+bulk reader) runs inside :func:`translate_errors`. What the table knows becomes an
+:class:`~attune_nb.errors.AttuneNbError` (``raise … from`` the driver error); what it
+does not know is re-raised as it is, untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import psycopg2
+from sqlalchemy.exc import DBAPIError
+
+from attune_nb.errors import AttuneNbError, DatabaseUnavailable, ReadOnlyError, SchemaMissing
+
+__all__ = ["SQLSTATE_ERRORS", "Failure", "describe", "translate", "translate_errors"]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What a driver error says, whichever driver raised it."""
+
+    url: str                 # masked
+    sqlstate: str | None
+    message: str             # the first line of the server's (or driver's) message
+    statement: str           # the first line of the statement, shortened
+    connection_lost: bool    # the connection broke (no SQLSTATE, or SQLAlchemy says so)
+
+
+def _unavailable(f: Failure) -> AttuneNbError:
+    return DatabaseUnavailable(f.url, f.message)
+
+
+SQLSTATE_ERRORS: dict[str, Callable[[Failure], AttuneNbError]] = {
+    "25006": lambda f: ReadOnlyError(f.statement or f.message),  # read_only_sql_transaction
+    "3F000": lambda f: SchemaMissing(f.url),                     # invalid_schema_name
+    "3D000": _unavailable,    # invalid_catalog_name: no such database
+    "28000": _unavailable,    # invalid_authorization_specification
+    "28P01": _unavailable,    # invalid_password
+    "57P01": _unavailable,    # admin_shutdown
+    "57P02": _unavailable,    # crash_shutdown
+    "57P03": _unavailable,    # cannot_connect_now
+    "08000": _unavailable,    # connection_exception, and its subclasses below
+    "08001": _unavailable,
+    "08003": _unavailable,
+    "08004": _unavailable,
+    "08006": _unavailable,
+}
+"""SQLSTATE -> the attune_nb error it means. Codes not listed are re-raised as they are."""
+
+
+def _first_line(text: object) -> str:
+    lines = str(text).strip().splitlines()
+    return lines[0].strip() if lines else ""
+
+
+def _adbc_error() -> type[Exception] | None:
+    try:
+        from adbc_driver_manager import Error
+    except ImportError:  # pragma: no cover - adbc is a dependency
+        return None
+    return Error
+
+
+def describe(exc: BaseException, url: str) -> Failure | None:
+    """The :class:`Failure` a driver error describes, or None for anything else."""
+    statement = ""
+    if isinstance(exc, DBAPIError):
+        orig = exc.orig
+        statement = exc.statement or ""
+        sqlstate = getattr(orig, "pgcode", None)
+        message = _first_line(orig if orig is not None else exc)
+        lost = bool(exc.connection_invalidated) or (
+            sqlstate is None and isinstance(orig, psycopg2.OperationalError))
+    elif isinstance(exc, psycopg2.Error):
+        sqlstate = exc.pgcode
+        message = _first_line(exc) or type(exc).__name__
+        lost = sqlstate is None and isinstance(exc, (psycopg2.OperationalError,
+                                                     psycopg2.InterfaceError))
+    else:
+        adbc = _adbc_error()
+        if adbc is None or not isinstance(exc, adbc):
+            return None
+        sqlstate = getattr(exc, "sqlstate", None) or None
+        message = _first_line(exc) or type(exc).__name__
+        # libpq reports a broken connection without a SQLSTATE: ADBC calls it IO.
+        lost = sqlstate is None and "IO" in message.split(":", 1)[0]
+    return Failure(url=url, sqlstate=sqlstate, message=message,
+                   statement=_first_line(statement)[:120], connection_lost=lost)
+
+
+def translate(exc: BaseException, url: str) -> AttuneNbError | None:
+    """The attune_nb error for a driver error, or None when the table does not know it."""
+    failure = describe(exc, url)
+    if failure is None:
+        return None
+    if failure.sqlstate is not None:
+        make = SQLSTATE_ERRORS.get(failure.sqlstate)
+        return make(failure) if make is not None else None
+    if failure.connection_lost:
+        return DatabaseUnavailable(url, failure.message)
+    return None
+
+
+@contextlib.contextmanager
+def translate_errors(url: str) -> Iterator[None]:
+    """Turn the driver errors of the block that the table knows into attune_nb errors.
+
+    >>> with translate_errors(db.url):                       # doctest: +SKIP
+    ...     raw_cursor.execute("UPDATE …")                   # read-only: ReadOnlyError
+    """
+    try:
+        yield
+    except AttuneNbError:
+        raise
+    except Exception as exc:
+        mapped = translate(exc, url)
+        if mapped is None:
+            raise
+        raise mapped from exc

@@ -1,0 +1,256 @@
+"""The engine under every repository: URLs, session settings, transactions, the bulk reader.
+
+:class:`Engine` wraps a SQLAlchemy engine (psycopg2) for statements and writes and an
+:class:`~attune_nb._reader.ArrowReader` (ADBC) for frames, with the same session
+settings on both: ``search_path``, UTC, and read-only in the database itself when
+asked. Driver errors are translated by :mod:`attune_nb.driver` on both paths.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Self
+from urllib.parse import unquote
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+from attune_nb._reader import ArrowReader
+from attune_nb.driver import translate_errors
+from attune_nb.errors import DatabaseUnavailable, SchemaMismatch, SchemaMissing
+from attune_nb.frames import Column
+
+__all__ = ["ENV_URL", "SCHEMA", "Engine", "mask_url", "open_engine", "resolve_url"]
+
+log = logging.getLogger("attune_nb")
+
+SCHEMA = "attune"
+ENV_URL = "ATTUNE_DB_URL"
+
+# What attune_nb reads; a database lacking one of these is not one we can serve.
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "execution": ("id", "action_ref", "parent", "enforcement", "status", "created", "updated",
+                  "started_at"),
+    "execution_history": ("time", "operation", "entity_id", "changed_fields", "old_values",
+                          "new_values"),
+}
+
+
+def mask_url(url: str | URL) -> str:
+    """Render a URL with its password hidden (``***``)."""
+    try:
+        parsed = url if isinstance(url, URL) else make_url(url)
+    except (ArgumentError, ValueError):
+        return "<unparseable URL>"
+    # Unquoted so that a socket directory reads as a path, not %2F-escaped.
+    return unquote(parsed.render_as_string(hide_password=True))
+
+
+def resolve_url(url: str | None = None) -> tuple[str, bool]:
+    """The URL to use and whether it is the embedded default (started on demand)."""
+    if url:
+        return url, False
+    env = os.environ.get(ENV_URL)
+    if env:
+        return env, False
+    from attune_nb.embedded import EmbeddedServer
+
+    return EmbeddedServer().start(), True
+
+
+def psycopg2_url(url: str) -> URL:
+    """``url`` parsed, checked to be PostgreSQL, with the psycopg2 driver."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:  # ValueError: e.g. a port that is not a number
+        raise DatabaseUnavailable(
+            "<unparseable URL>",
+            "the URL cannot be parsed",
+            hint="use a URL like postgresql://user:password@host:5432/dbname",
+        ) from exc
+    if parsed.get_backend_name() not in ("postgresql", "postgres"):
+        raise DatabaseUnavailable(
+            mask_url(parsed),
+            f"{parsed.get_backend_name()!r} is not PostgreSQL",
+            hint="attune_nb works on Attune's PostgreSQL database: use a postgresql:// URL",
+        )
+    if parsed.drivername not in ("postgresql", "postgres", "postgresql+psycopg2"):
+        raise DatabaseUnavailable(
+            mask_url(parsed),
+            f"driver {parsed.drivername!r} is not supported",
+            hint="use postgresql:// or postgresql+psycopg2://",
+        )
+    return parsed.set(drivername="postgresql+psycopg2")
+
+
+def libpq_uri(url: URL) -> str:
+    """The libpq form of ``url`` (what ADBC wants), password included: never show it."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def session_settings(*, readonly: bool) -> list[str]:
+    """The statements run on every new connection, on both paths."""
+    settings = ["SET search_path TO attune, public", "SET timezone TO 'UTC'"]
+    if readonly:
+        settings.append("SET default_transaction_read_only TO on")
+    return settings
+
+
+class Engine:
+    """An open Attune database: statements and writes through SQLAlchemy, frames through ADBC.
+
+    The repositories run on it; users get it as a :class:`~attune_nb.db.Database`.
+    """
+
+    def __init__(self, engine: sa.Engine, *, readonly: bool, embedded: bool = False,
+                 reader: ArrowReader | None = None) -> None:
+        self.engine = engine
+        self.readonly = readonly
+        self.embedded = embedded
+        self.url = mask_url(engine.url)
+        self.reader = reader or ArrowReader(libpq_uri(engine.url), url=self.url,
+                                            settings=session_settings(readonly=readonly))
+        self._tracers: list[Callable[[str, Any], None]] = []
+        event.listen(engine, "before_cursor_execute", self._on_execute)
+
+    def _on_execute(self, _conn: Any, _cursor: Any, statement: str, parameters: Any,
+                    _context: Any, _executemany: bool) -> None:
+        self.emit_sql(statement, parameters)
+
+    def emit_sql(self, statement: str, parameters: Any = None) -> None:
+        """Hand a statement to the active tracers (the reader's queries go through here)."""
+        for tracer in self._tracers:
+            tracer(statement, parameters)
+
+    @contextlib.contextmanager
+    def tracer(self, callback: Callable[[str, Any], None]) -> Iterator[None]:
+        """Call ``callback(sql, parameters)`` for every statement run inside the block.
+
+        >>> with db.tracer(print):                        # doctest: +SKIP
+        ...     db.executions.count(status="failed")
+        SELECT count(*) AS count_1 FROM attune.execution LEFT OUTER JOIN … {'status_1_1': 'failed'}
+        """
+        self._tracers.append(callback)
+        try:
+            yield
+        finally:
+            self._tracers.remove(callback)
+
+    def __repr__(self) -> str:
+        mode = "read-only" if self.readonly else "read-write"
+        return f"<{type(self).__name__} {self.url} {mode}>"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every pooled connection (both paths); the next call opens new ones."""
+        self.reader.close()
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A connection inside one transaction, committed on success, with errors translated.
+
+        >>> with db.transaction() as conn:                # doctest: +SKIP
+        ...     conn.execute(sa.text("UPDATE attune.execution SET …"))
+        """
+        with translate_errors(self.url), self.engine.begin() as conn:
+            yield conn
+
+    def scalar(self, sql: str, /, **params: Any) -> Any:
+        """Run one SQL statement and return the first column of its first row."""
+        with self.transaction() as conn:
+            return conn.execute(sa.text(sql), params).scalar()
+
+    def render(self, stmt: Any) -> str:
+        """``stmt`` (SQLAlchemy) as literal SQL, its parameters quoted by psycopg2."""
+        compiled = stmt.compile(dialect=postgresql.psycopg2.dialect(),
+                                compile_kwargs={"render_postcompile": True})
+        with translate_errors(self.url), self.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            with raw.cursor() as cur:  # type: ignore[union-attr]
+                return str(cur.mogrify(str(compiled), compiled.params).decode())
+
+    def read(self, stmt: Any, layout: Sequence[Column], *, total: int | None = None,
+             desc: str = "reading rows") -> pd.DataFrame:
+        """The rows of ``stmt`` (a SQLAlchemy select, or SQL text) as a frame of ``layout``."""
+        sql = stmt if isinstance(stmt, str) else self.render(stmt)
+        self.emit_sql(sql)
+        return self.reader.read(sql, layout, total=total, desc=desc)
+
+    @functools.cached_property
+    def managed(self) -> bool:
+        """Whether attune_nb created this database's schema (its migration ledger exists).
+
+        False means a real Attune database: status changes made here reach no worker.
+        """
+        return bool(self.scalar(
+            "SELECT to_regclass('attune_nb.schema_migration') IS NOT NULL"))
+
+    def check_schema(self) -> None:
+        """Raise :class:`SchemaMissing` or :class:`SchemaMismatch` unless the schema serves us."""
+        with self.transaction() as conn:
+            if conn.execute(sa.text("SELECT to_regnamespace(:s)"), {"s": SCHEMA}).scalar() is None:
+                raise SchemaMissing(self.url)
+            rows = conn.execute(
+                sa.text(
+                    "SELECT table_name, column_name FROM information_schema.columns "
+                    "WHERE table_schema = :s AND table_name = ANY(:t)"
+                ),
+                {"s": SCHEMA, "t": list(REQUIRED_COLUMNS)},
+            ).all()
+        present = {(t, c) for t, c in rows}
+        missing = [
+            f"{table}.{column}"
+            for table, columns in REQUIRED_COLUMNS.items()
+            for column in columns
+            if (table, column) not in present
+        ]
+        if missing:
+            raise SchemaMismatch(self.url, missing)
+
+
+def open_engine(url: str, *, readonly: bool = False) -> tuple[sa.Engine, str]:
+    """A SQLAlchemy engine on ``url`` with the session settings, checked to answer.
+
+    Returns the engine and its masked URL; raises :class:`DatabaseUnavailable`.
+    """
+    parsed = psycopg2_url(url)
+    masked = mask_url(parsed)
+    try:
+        engine = sa.create_engine(parsed, pool_pre_ping=True)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise DatabaseUnavailable(masked, str(exc)) from exc
+    settings = session_settings(readonly=readonly)
+
+    @event.listens_for(engine, "connect")
+    def _session_settings(dbapi_conn: Any, _record: Any) -> None:
+        with dbapi_conn.cursor() as cur:
+            for statement in settings:
+                cur.execute(statement)
+        dbapi_conn.commit()
+
+    with translate_errors(masked):
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except DBAPIError as exc:
+            # A connection that cannot be made at all says so without a SQLSTATE.
+            if exc.orig is not None and getattr(exc.orig, "pgcode", None) is None:
+                engine.dispose()
+                raise DatabaseUnavailable(
+                    masked, str(exc.orig).strip().splitlines()[0]) from exc
+            raise
+    return engine, masked
