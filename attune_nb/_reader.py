@@ -10,16 +10,20 @@ counts them when the result is large. Driver errors are translated like any othe
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
-from attune_nb.driver import translate_errors
+from attune_nb.driver import translate, translate_errors
+from attune_nb.errors import DatabaseUnavailable
 from attune_nb.frames import Column, FrameBuilder
 
 __all__ = ["PROGRESS_ROWS", "ArrowReader"]
+
+log = logging.getLogger("attune_nb")
 
 PROGRESS_ROWS = 100_000
 """A progress bar is shown when a read is known to return more rows than this."""
@@ -65,31 +69,40 @@ class ArrowReader:
              desc: str = "reading rows") -> pd.DataFrame:
         """Run ``sql`` (literal, no parameters) and return its rows in ``layout``.
 
-        ``total`` (the expected row count, when known) turns on a progress bar
-        above :data:`PROGRESS_ROWS` rows.
+        ``total`` (the expected row count, when known) lets the frame be allocated
+        once and turns on a progress bar above :data:`PROGRESS_ROWS` rows. A cached
+        connection that the server dropped meanwhile (a restart, an idle timeout) is
+        replaced once, transparently; a second failure is raised.
         """
-        builder = FrameBuilder(layout, expected_rows=total)
-        with translate_errors(self.url), self._lock:
+        with translate_errors(self.url, statement=sql), self._lock:
+            reused = self._conn is not None
             try:
-                cur = self._connection().cursor()
-                try:
-                    cur.execute(sql)
-                    reader = cur.fetch_record_batch()
-                    bar = _progress(total, desc)
-                    try:
-                        for batch in reader:
-                            builder.add(batch)
-                            if bar is not None:
-                                bar.update(batch.num_rows)
-                    finally:
-                        if bar is not None:
-                            bar.close()
-                finally:
-                    cur.close()
+                return self._read(sql, layout, total=total, desc=desc)
+            except Exception as exc:
+                self._discard()  # mid-COPY or broken: never reuse it
+                if not (reused and _connection_lost(exc, self.url)):
+                    raise
+            log.info("the reader's connection to %s was lost; reconnecting once", self.url)
+            try:
+                return self._read(sql, layout, total=total, desc=desc)
             except BaseException:
-                # After an error the connection may be mid-COPY or broken: start afresh.
                 self._discard()
                 raise
+
+    def _read(self, sql: str, layout: Sequence[Column], *, total: int | None,
+              desc: str) -> pd.DataFrame:
+        builder = FrameBuilder(layout, expected_rows=total)
+        with self._connection().cursor() as cur:
+            cur.execute(sql)
+            bar = _progress(total, desc)
+            try:
+                for batch in cur.fetch_record_batch():
+                    builder.add(batch)
+                    if bar is not None:
+                        bar.update(batch.num_rows)
+            finally:
+                if bar is not None:
+                    bar.close()
         return builder.frame()
 
     def close(self) -> None:
@@ -104,3 +117,7 @@ def _progress(total: int | None, desc: str) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, unit="rows", desc=desc)
+
+
+def _connection_lost(exc: BaseException, url: str) -> bool:
+    return isinstance(translate(exc, url), DatabaseUnavailable)

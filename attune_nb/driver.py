@@ -9,6 +9,7 @@ does not know is re-raised as it is, untouched.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from attune_nb.errors import AttuneNbError, DatabaseUnavailable, ReadOnlyError, SchemaMissing
 
-__all__ = ["SQLSTATE_ERRORS", "Failure", "describe", "translate", "translate_errors"]
+__all__ = ["SQLSTATE_ERRORS", "STREAM_MESSAGES", "Failure", "describe", "translate", "translate_errors"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,19 @@ SQLSTATE_ERRORS: dict[str, Callable[[Failure], AttuneNbError]] = {
 """SQLSTATE -> the attune_nb error it means. Codes not listed are re-raised as they are."""
 
 
+# ADBC reports an error raised while the COPY stream runs (not when it is prepared) as
+# a pyarrow error with the server's message but without its SQLSTATE: for the codes of
+# the table that can happen then, the message says which (PostgreSQL's own wording).
+STREAM_MESSAGES: tuple[tuple[re.Pattern[str], str | None], ...] = (
+    (re.compile(r"in a read-only transaction"), "25006"),
+    (re.compile(r"schema \S+ does not exist"), "3F000"),
+    (re.compile(r"terminating connection due to administrator command"), "57P01"),
+    (re.compile(r"server closed the connection|connection to server .* failed|"
+                r"no connection to the server|SSL connection has been closed"), None),
+)
+"""Message pattern -> SQLSTATE (None: the connection was lost) for ADBC stream errors."""
+
+
 def _first_line(text: object) -> str:
     lines = str(text).strip().splitlines()
     return lines[0].strip() if lines else ""
@@ -66,12 +80,22 @@ def _adbc_error() -> type[Exception] | None:
     return Error
 
 
-def describe(exc: BaseException, url: str) -> Failure | None:
-    """The :class:`Failure` a driver error describes, or None for anything else."""
-    statement = ""
+def _is_stream_error(exc: BaseException) -> bool:
+    try:
+        from pyarrow import ArrowException
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        return False
+    return isinstance(exc, ArrowException) and "[libpq]" in str(exc)
+
+
+def describe(exc: BaseException, url: str, *, statement: str = "") -> Failure | None:
+    """The :class:`Failure` a driver error describes, or None for anything else.
+
+    ``statement`` is what was run, for drivers whose errors do not carry it.
+    """
     if isinstance(exc, DBAPIError):
         orig = exc.orig
-        statement = exc.statement or ""
+        statement = exc.statement or statement
         sqlstate = getattr(orig, "pgcode", None)
         message = _first_line(orig if orig is not None else exc)
         lost = bool(exc.connection_invalidated) or (
@@ -81,6 +105,14 @@ def describe(exc: BaseException, url: str) -> Failure | None:
         message = _first_line(exc) or type(exc).__name__
         lost = sqlstate is None and isinstance(exc, (psycopg2.OperationalError,
                                                      psycopg2.InterfaceError))
+    elif _is_stream_error(exc):
+        message = _first_line(exc)
+        sqlstate, lost = None, False
+        for pattern, code in STREAM_MESSAGES:
+            if pattern.search(str(exc)):
+                sqlstate, lost = code, code is None
+                break
+        message = message.split("ERROR:", 1)[-1].strip() or message
     else:
         adbc = _adbc_error()
         if adbc is None or not isinstance(exc, adbc):
@@ -93,9 +125,9 @@ def describe(exc: BaseException, url: str) -> Failure | None:
                    statement=_first_line(statement)[:120], connection_lost=lost)
 
 
-def translate(exc: BaseException, url: str) -> AttuneNbError | None:
+def translate(exc: BaseException, url: str, *, statement: str = "") -> AttuneNbError | None:
     """The attune_nb error for a driver error, or None when the table does not know it."""
-    failure = describe(exc, url)
+    failure = describe(exc, url, statement=statement)
     if failure is None:
         return None
     if failure.sqlstate is not None:
@@ -107,7 +139,7 @@ def translate(exc: BaseException, url: str) -> AttuneNbError | None:
 
 
 @contextlib.contextmanager
-def translate_errors(url: str) -> Iterator[None]:
+def translate_errors(url: str, *, statement: str = "") -> Iterator[None]:
     """Turn the driver errors of the block that the table knows into attune_nb errors.
 
     >>> with translate_errors(db.url):                       # doctest: +SKIP
@@ -118,7 +150,7 @@ def translate_errors(url: str) -> Iterator[None]:
     except AttuneNbError:
         raise
     except Exception as exc:
-        mapped = translate(exc, url)
+        mapped = translate(exc, url, statement=statement)
         if mapped is None:
             raise
         raise mapped from exc

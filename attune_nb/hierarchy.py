@@ -17,16 +17,9 @@ import pandas as pd
 
 from attune_nb.lifecycle import ExecutionStatus
 from attune_nb.records import Execution
+from attune_nb.style import STATUS_COLOURS
 
 __all__ = ["ExecutionNode", "build_tree"]
-
-_STATUS_COLOURS = {
-    "requested": "#6c757d", "scheduling": "#6c757d", "scheduled": "#17a2b8",
-    "running": "#007bff", "completed": "#28a745", "failed": "#dc3545",
-    "canceling": "#fd7e14", "cancelled": "#fd7e14", "timeout": "#dc3545",
-    "abandoned": "#6f42c1",
-}
-
 
 @dataclass(eq=False)
 class ExecutionNode:
@@ -117,7 +110,7 @@ class ExecutionNode:
                 parts.append(item)
                 continue
             e = item.execution
-            colour = _STATUS_COLOURS.get(e.status.value, "#000")
+            colour = STATUS_COLOURS[e.status]
             flags = (" <em>orphan</em>" if item.orphan else "") + \
                     (" <em>loop cut</em>" if item.cycle else "")
             parts.append(f"<li><code>{e.id}</code> {html.escape(e.action_ref)} "
