@@ -10,6 +10,7 @@ counts them when the result is large. Driver errors are translated like any othe
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Sequence
@@ -60,10 +61,9 @@ class ArrowReader:
     def _discard(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            # A broken connection may not close cleanly; it is gone either way.
+            with contextlib.suppress(Exception):
                 conn.close()
-            except Exception:  # noqa: BLE001 - a broken connection may not close cleanly
-                pass
 
     def read(self, sql: str, layout: Sequence[Column], *, total: int | None = None,
              desc: str = "reading rows") -> pd.DataFrame:

@@ -14,7 +14,6 @@ values it is about as attributes, and says in its message what to do::
     │   └── InquiryNotFound         no inquiry with that id
     ├── InquiryClosed               the inquiry is not pending (or has expired)
     ├── InvalidResponse             a response its schema or options refuse
-    ├── HierarchyLoop               a parent chain that loops
     ├── DatabaseUnavailable         cannot reach or start the database
     ├── SchemaMissing               the database has no ``attune`` schema
     ├── SchemaMismatch              the ``attune`` schema lacks what we need
@@ -40,7 +39,6 @@ __all__ = [
     "DatabaseOnlyWarning",
     "DatabaseUnavailable",
     "ExecutionNotFound",
-    "HierarchyLoop",
     "InquiryClosed",
     "InquiryNotFound",
     "InvalidFilter",
@@ -75,12 +73,12 @@ class ConfigurationError(AttuneNbError, ValueError):
         super().__init__(f"{name}={value!r} is not valid: {allowed}")
 
 
-class InvalidFilter(ConfigurationError, TypeError):
+class InvalidFilter(ConfigurationError):
     """A query filter of the wrong type or with a value that is not allowed."""
 
 
 class InvalidStatus(ConfigurationError):
-    """A value that is not one of the ten execution statuses; ``allowed`` lists them."""
+    """A value that is not one of the ten execution statuses; ``allowed_statuses`` lists them."""
 
     def __init__(self, value: object, allowed: list[str]) -> None:
         super().__init__("status", value, "one of " + ", ".join(allowed))
@@ -88,19 +86,25 @@ class InvalidStatus(ConfigurationError):
 
 
 class InvalidTransition(AttuneNbError):
-    """A status change the lifecycle forbids.
+    """A status change the lifecycle forbids; nothing was written.
 
-    ``current`` and ``requested`` are statuses, ``allowed`` what ``current`` may become.
+    ``current`` and ``requested`` are statuses, ``allowed_statuses`` what ``current``
+    may become (``allowed`` says it in words, as on every error), ``execution_id``
+    the execution (None for a check that names none).
     """
 
-    def __init__(self, current: str, requested: str, allowed: list[str]) -> None:
+    def __init__(self, current: str, requested: str, allowed_statuses: list[str], *,
+                 execution_id: int | None = None) -> None:
         self.current = current
         self.requested = requested
-        self.allowed = allowed
-        options = ", ".join(allowed) if allowed else f"nothing: {current} is terminal"
+        self.allowed_statuses = list(allowed_statuses)
+        self.execution_id = execution_id
+        self.allowed = (", ".join(allowed_statuses) if allowed_statuses
+                        else f"nothing: {current} is terminal")
+        what = "an execution" if execution_id is None else f"execution {execution_id}"
         super().__init__(
-            f"cannot move an execution from {current} to {requested}; from {current} it may "
-            f"become {options}")
+            f"cannot move {what} from {current} to {requested}; from {current} it may "
+            f"become {self.allowed}")
 
 
 class DatabaseUnavailable(AttuneNbError):
@@ -247,18 +251,6 @@ class InvalidResponse(AttuneNbError, ValueError):
         self.messages = messages
         super().__init__(f"response {response!r} to inquiry {inquiry_id} is not valid: "
                          + "; ".join(messages))
-
-
-class HierarchyLoop(AttuneNbError):
-    """A parent chain that loops back on itself (corrupted data); ``path`` is the loop."""
-
-    def __init__(self, execution_id: int, path: list[int]) -> None:
-        self.execution_id = execution_id
-        self.path = path
-        super().__init__(
-            f"the parent chain of execution {execution_id} loops: "
-            + " -> ".join(str(p) for p in path)
-            + ". The data is corrupted; fix the parent column of one of these rows")
 
 
 class AttuneNbWarning(UserWarning):

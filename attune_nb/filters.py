@@ -16,10 +16,11 @@ import sqlalchemy as sa
 
 from attune_nb import schema as t
 from attune_nb.errors import InvalidFilter, InvalidStatus
+from attune_nb.frames import INQUIRY_STATUSES
 from attune_nb.lifecycle import ExecutionStatus, parse_status
 
-__all__ = ["FILTER_NAMES", "ExecutionFilters", "check_id", "execution_where", "id_list",
-           "to_utc"]
+__all__ = ["FILTER_NAMES", "INQUIRY_FILTER_NAMES", "ExecutionFilters", "InquiryFilters",
+           "check_id", "execution_where", "id_list", "inquiry_where", "to_utc"]
 
 
 class ExecutionFilters(TypedDict, total=False):
@@ -40,6 +41,20 @@ class ExecutionFilters(TypedDict, total=False):
 
 
 FILTER_NAMES: tuple[str, ...] = tuple(ExecutionFilters.__annotations__)
+
+
+class InquiryFilters(TypedDict, total=False):
+    """The keyword filters of ``inquiries.frame`` and ``inquiries.count``."""
+
+    status: str | Iterable[str] | None
+    execution: int | Iterable[int] | None
+    assigned_to: int | Iterable[int] | None
+    responded_by: int | Iterable[int] | None
+    since: datetime | date | str | None
+    until: datetime | date | str | None
+
+
+INQUIRY_FILTER_NAMES: tuple[str, ...] = tuple(InquiryFilters.__annotations__)
 
 
 def _values(name: str, value: Any) -> list[Any]:
@@ -146,3 +161,42 @@ def execution_where(filters: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
         raise InvalidFilter("until", until, f"a time after since={since!r}")
     return where
 
+
+
+def _check_window(filters: dict[str, Any]) -> None:
+    since, until = filters.get("since"), filters.get("until")
+    if since is not None and until is not None and to_utc("since", since) > to_utc("until", until):
+        raise InvalidFilter("until", until, f"a time after since={since!r}")
+
+
+def inquiry_where(filters: dict[str, Any], table: sa.Table,
+                  execution_column: str = "created_by_execution") -> list[sa.ColumnElement[bool]]:
+    """WHERE clauses over ``inquiry`` for ``filters`` (one value or a list each, AND).
+
+    ``execution`` filters on ``created_by_execution`` (``execution_column`` in older
+    schemas); ``since``/``until`` on ``created``.
+    """
+    unknown = sorted(set(filters) - set(INQUIRY_FILTER_NAMES))
+    if unknown:
+        raise InvalidFilter(unknown[0], filters[unknown[0]],
+                            "one of the filters " + ", ".join(INQUIRY_FILTER_NAMES))
+    where: list[sa.ColumnElement[bool]] = []
+    for name, value in filters.items():
+        if value is None:
+            continue
+        if name == "status":
+            statuses = _values(name, value)
+            bad = [s for s in statuses if s not in INQUIRY_STATUSES]
+            if bad:
+                raise InvalidFilter(name, bad[0], "one of " + ", ".join(INQUIRY_STATUSES))
+            where.append(table.c.status.in_(statuses))
+        elif name == "execution":
+            where.append(table.c[execution_column].in_(id_list(name, value)))
+        elif name in ("assigned_to", "responded_by"):
+            where.append(table.c[name].in_(id_list(name, value)))
+        elif name == "since":
+            where.append(table.c.created >= to_utc(name, value))
+        elif name == "until":
+            where.append(table.c.created < to_utc(name, value))
+    _check_window(filters)
+    return where

@@ -127,7 +127,7 @@ SUMMARY_COLUMNS: tuple[Column, ...] = (
 
 TRACE_COLUMNS: tuple[Column, ...] = (
     Column("kind", "str"), Column("id", "id"), Column("ref", "str"), Column("status", "str"),
-    Column("created", "time"), Column("missing", "flag"),
+    Column("created", "time"), Column("missing", "flag"), Column("cycle", "flag"),
 )
 """``trace.to_frame()``: one row per link, event first, the execution last."""
 

@@ -7,14 +7,11 @@ Responding is compare-and-set, as in Attune: pending -> responded only while
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import pandas as pd
 import sqlalchemy as sa
 
-from attune_nb import frames
 from attune_nb import schema as t
 from attune_nb.errors import (
     InquiryClosed,
@@ -22,8 +19,8 @@ from attune_nb.errors import (
     InvalidFilter,
     InvalidResponse,
 )
-from attune_nb.filters import check_id, id_list, to_utc
-from attune_nb.frames import INQUIRY_COLUMNS, INQUIRY_STATUSES
+from attune_nb.filters import InquiryFilters, check_id, inquiry_where
+from attune_nb.frames import INQUIRY_COLUMNS
 from attune_nb.records import Inquiry
 
 if TYPE_CHECKING:
@@ -79,31 +76,19 @@ class InquiryRepository:
             raise InquiryNotFound(inquiry_id)
         return self._row(row)
 
-    def frame(self, *, status: str | Iterable[str] | None = None,
-              execution: int | Iterable[int] | None = None,
-              assigned_to: int | Iterable[int] | None = None,
-              since: datetime | str | None = None, until: datetime | str | None = None,
-              limit: int | None = 1000, offset: int = 0) -> pd.DataFrame:
-        """Inquiries as a DataFrame (:data:`INQUIRY_COLUMNS`), newest first.
+    def frame(self, *, limit: int | None = 1000, offset: int = 0,
+              **filters: Unpack[InquiryFilters]) -> pd.DataFrame:
+        """Inquiries as a DataFrame (:data:`~attune_nb.frames.INQUIRY_COLUMNS`), newest first.
+
+        Filters (each one value or a list; combined with AND): ``status``,
+        ``execution`` (the execution that asked), ``assigned_to``, ``responded_by``,
+        ``since``, ``until`` (on ``created``). An unknown filter is an
+        :class:`~attune_nb.errors.InvalidFilter`, as for executions.
 
         >>> db.inquiries.frame(status="pending")          # doctest: +SKIP
         """
         table = self._table()
-        where: list[Any] = []
-        if status is not None:
-            statuses = [status] if isinstance(status, str) else list(status)
-            bad = [s for s in statuses if s not in INQUIRY_STATUSES]
-            if bad:
-                raise InvalidFilter("status", bad[0], "one of " + ", ".join(INQUIRY_STATUSES))
-            where.append(table.c.status.in_(statuses))
-        for name, value, column in (("execution", execution, table.c[self.execution_column]),
-                                    ("assigned_to", assigned_to, table.c.assigned_to)):
-            if value is not None:
-                where.append(column.in_(id_list(name, value)))
-        if since is not None:
-            where.append(table.c.created >= to_utc("since", since))
-        if until is not None:
-            where.append(table.c.created < to_utc("until", until))
+        where = inquiry_where(dict(filters), table, self.execution_column)
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
                                   or limit < 0):
             raise InvalidFilter("limit", limit, "a whole number >= 0, or None")
@@ -116,6 +101,18 @@ class InquiryRepository:
         if limit is not None:
             stmt = stmt.limit(limit)
         return self.db.read(stmt, INQUIRY_COLUMNS, desc="reading inquiries")
+
+    def count(self, **filters: Unpack[InquiryFilters]) -> int:
+        """How many inquiries match the filters of :meth:`frame`.
+
+        >>> db.inquiries.count(status="pending")          # doctest: +SKIP
+        12
+        """
+        table = self._table()
+        stmt = sa.select(sa.func.count()).select_from(table).where(
+            *inquiry_where(dict(filters), table, self.execution_column))
+        with self.db.transaction() as conn:
+            return int(conn.execute(stmt).scalar_one())
 
     def respond(self, inquiry_id: int, response: Any, /, *,
                 responder: int | None = None) -> Inquiry:

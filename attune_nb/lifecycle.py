@@ -82,10 +82,15 @@ def parse_status(value: object) -> ExecutionStatus:
     raise InvalidStatus(value, [s.value for s in ExecutionStatus])
 
 
-def check_transition(current: object, requested: object) -> None:
-    """Raise :class:`InvalidTransition` unless ``current -> requested`` is allowed."""
+def check_transition(current: object, requested: object, *,
+                     execution_id: int | None = None) -> None:
+    """Raise :class:`InvalidTransition` unless ``current -> requested`` is allowed.
+
+    ``execution_id``, when given, is named by the error.
+    """
     now, to = parse_status(current), parse_status(requested)
     allowed = ALLOWED_TRANSITIONS[now]
     if to not in allowed:
-        raise InvalidTransition(now.value, to.value, sorted((s.value for s in allowed),
-                                                            key=lambda v: _ORDER[S(v)]))
+        raise InvalidTransition(now.value, to.value,
+                                sorted((s.value for s in allowed), key=lambda v: _ORDER[S(v)]),
+                                execution_id=execution_id)

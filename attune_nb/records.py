@@ -104,11 +104,13 @@ class TraceLink:
     status: str | None = None
     created: datetime | None = None
     missing: bool = False      # referenced, but the row is gone (retention)
+    cycle: bool = False        # the parent chain loops back here (corrupted data): cut
 
     def __repr__(self) -> str:
         what = f"{self.kind} {self.id}" if self.id is not None else f"{self.kind} (none)"
         ref = f" {self.ref}" if self.ref else ""
-        state = " MISSING" if self.missing else (f" {self.status}" if self.status else "")
+        state = (" MISSING" if self.missing else " LOOP" if self.cycle
+                 else f" {self.status}" if self.status else "")
         return f"<{what}{ref}{state}>"
 
 
@@ -127,12 +129,18 @@ class Trace:
         """The links that are referenced but gone, e.g. ``['event 12']``."""
         return [f"{link.kind} {link.id}" for link in self.links if link.missing]
 
+    @property
+    def cycle(self) -> bool:
+        """Whether the parent chain loops (corrupted data); the trace is cut where it does."""
+        return any(link.cycle for link in self.links)
+
     def to_frame(self) -> Any:
         """The links as a frame (:data:`~attune_nb.frames.TRACE_COLUMNS`), event first."""
         from attune_nb.frames import TRACE_COLUMNS, records_frame
 
         return records_frame([(link.kind, link.id, link.ref, link.status, link.created,
-                               link.missing) for link in self.links], TRACE_COLUMNS)
+                               link.missing, link.cycle) for link in self.links],
+                             TRACE_COLUMNS)
 
     def __repr__(self) -> str:
         return " -> ".join(repr(link) for link in self.links)

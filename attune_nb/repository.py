@@ -24,8 +24,8 @@ from sqlalchemy.dialects import postgresql
 from attune_nb import frames
 from attune_nb import schema as t
 from attune_nb.errors import (
-    DatabaseOnlyWarning,
     ConfigurationError,
+    DatabaseOnlyWarning,
     ExecutionNotFound,
     InvalidFilter,
     StaleUpdate,
@@ -422,7 +422,7 @@ class ExecutionRepository:
         execution_id = check_id("id", execution_id)
         target = parse_status(to)
         if expected is not None:
-            check_transition(expected, target)
+            check_transition(expected, target, execution_id=execution_id)
         with self.db.transaction() as conn:
             current = conn.execute(sa.select(_e.c.status).where(_e.c.id == execution_id)
                                    ).scalar()
@@ -430,7 +430,7 @@ class ExecutionRepository:
                 raise ExecutionNotFound(execution_id)
             guard = parse_status(expected) if expected is not None else ExecutionStatus(current)
             if expected is None:
-                check_transition(guard, target)
+                check_transition(guard, target, execution_id=execution_id)
             values: dict[str, Any] = {"status": target.value}
             if target is ExecutionStatus.RUNNING:
                 values["started_at"] = sa.func.coalesce(_e.c.started_at, sa.func.now())

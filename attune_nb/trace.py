@@ -1,7 +1,8 @@
 """Traces: how an execution came to be, event -> enforcement -> rule -> root -> execution.
 
 Links that the data references but that retention has deleted are kept and flagged
-``missing``; a parent chain that loops raises :class:`~attune_nb.errors.HierarchyLoop`.
+``missing``. A parent chain that loops (corrupted data) is cut and flagged ``cycle``,
+as the hierarchy queries do: reads flag odd data, they never raise on it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from attune_nb import schema as t
-from attune_nb.errors import ExecutionNotFound, HierarchyLoop
+from attune_nb.errors import ExecutionNotFound
 from attune_nb.filters import check_id
 from attune_nb.records import Execution, Trace, TraceLink
 
@@ -41,8 +42,7 @@ def trace(db: Engine, execution_id: int) -> Trace:
             )
             SELECT id, parent, path FROM up ORDER BY depth DESC LIMIT 1"""),
             {"id": execution_id}).one()
-        if top.parent is not None and top.parent in top.path:
-            raise HierarchyLoop(execution_id, [*reversed(top.path), top.parent])
+        looped = top.parent is not None and top.parent in top.path
         root = execution if top.id == execution.id else Execution.from_row(
             conn.execute(sa.select(e).where(e.c.id == top.id)).mappings().one())
         links: list[TraceLink] = []
@@ -72,7 +72,9 @@ def trace(db: Engine, execution_id: int) -> Trace:
                                    missing=enforcement.rule is not None))
     elif enforcement_id is not None:
         links.append(TraceLink("enforcement", enforcement_id, missing=True))
-    if top.parent is not None:  # the parent chain ends at a row that is gone (no loop: above)
+    if looped:  # the chain comes back to a row already on it: cut there, flagged
+        links.append(TraceLink("parent", top.parent, cycle=True))
+    elif top.parent is not None:  # the parent chain ends at a row that is gone
         links.append(TraceLink("parent", top.parent, missing=True))
     if root.id != execution.id:
         links.append(TraceLink("root", root.id, root.action_ref, root.status.value, root.created))

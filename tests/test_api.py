@@ -27,7 +27,6 @@ PUBLIC = [
     "ExecutionNode",
     "ExecutionNotFound",
     "ExecutionStatus",
-    "HierarchyLoop",
     "Inquiry",
     "InquiryClosed",
     "InquiryNotFound",

@@ -180,6 +180,9 @@ def test_frame_filters(db: attune_nb.Database, world: dict[str, int]) -> None:
     def ids(**filters: Any) -> list[int]:
         frame = db.inquiries.frame(**filters)
         check_layout(frame)
+        # count() takes the same filters and agrees (paging aside).
+        if "limit" not in filters and "offset" not in filters:
+            assert db.inquiries.count(**filters) == len(frame)
         return frame["id"].tolist()
 
     assert ids(status="pending") == [a]
@@ -202,14 +205,20 @@ def test_frame_filters(db: attune_nb.Database, world: dict[str, int]) -> None:
     ({"status": "open"}, "status"), ({"status": ["pending", "Pending"]}, "status"),
     ({"execution": "1"}, "execution"), ({"assigned_to": [True]}, "assigned_to"),
     ({"since": "yesterday"}, "since"), ({"limit": -1}, "limit"), ({"limit": 1.5}, "limit"),
-    ({"offset": -1}, "offset"),
+    ({"offset": -1}, "offset"), ({"statuss": "pending"}, "statuss"),
+    ({"since": "2026-01-12", "until": "2026-01-11"}, "until"),
 ], ids=["unknown-status", "status-case", "execution-str", "assigned-bool", "since-text",
-        "negative-limit", "float-limit", "negative-offset"])
+        "negative-limit", "float-limit", "negative-offset", "typo", "window-backwards"])
 def test_frame_refuses_bad_filters(db: attune_nb.Database, filters: dict[str, Any],
                                    name: str) -> None:
     with pytest.raises(InvalidFilter) as info:
         db.inquiries.frame(**filters)
     assert info.value.name == name
+    if "limit" not in filters and "offset" not in filters:
+        with pytest.raises(InvalidFilter):
+            db.inquiries.count(**filters)
+    if name == "statuss":
+        assert "one of the filters status, execution, assigned_to" in str(info.value)
     if name == "status":
         assert "pending, responded, timeout, cancelled" in str(info.value)
 

@@ -94,7 +94,8 @@ def test_terminal_statuses_allow_nothing(status: str) -> None:
     for requested in STATUSES:
         with pytest.raises(InvalidTransition) as info:
             check_transition(status, requested)
-        assert info.value.allowed == []
+        assert info.value.allowed_statuses == []
+        assert info.value.allowed.startswith("nothing")
         assert f"{status} is terminal" in str(info.value)
 
 
@@ -112,7 +113,7 @@ def test_check_transition(current: str, requested: str) -> None:
     assert err.current == current
     assert err.requested == requested
     # allowed: what current may become, in lifecycle order
-    assert err.allowed == [s for s in STATUSES if s in TABLE[current]]
+    assert err.allowed_statuses == [s for s in STATUSES if s in TABLE[current]]
     assert current in str(err) and requested in str(err)
 
 

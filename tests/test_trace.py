@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 import attune_nb
-from attune_nb import ExecutionNotFound, HierarchyLoop, Trace
+from attune_nb import ExecutionNotFound, Trace
 from attune_nb.records import TraceLink
 from attune_nb.testing import ThrowawayServer
 
@@ -174,12 +174,15 @@ def test_trace_of_a_parent_loop_does_not_call_existing_rows_missing(
     a = shared.executions.create("wf.a")
     b = shared.executions.create("wf.b", parent=a.id)
     sql(shared, "UPDATE attune.execution SET parent = :b WHERE id = :a", a=a.id, b=b.id)
-    try:
-        trace = shared.trace(b.id)
-    except HierarchyLoop as exc:  # an acceptable answer: the data is corrupted
-        assert set(exc.path) >= {a.id, b.id}
-        return
+    # Flagged, never raised: the chain b -> a -> b is cut where it comes back.
+    trace = shared.trace(b.id)
     assert trace.missing == []
+    assert trace.cycle
+    loop = trace.link("parent")
+    assert loop is not None and loop.cycle and loop.id == b.id
+    assert trace.link("root") is not None and trace.link("root").id == a.id  # type: ignore[union-attr]
+    assert f"<parent {b.id} LOOP>" in repr(trace)
+    assert trace.to_frame()["cycle"].tolist() == [link.cycle for link in trace.links]
 
 
 def test_trace_unknown_execution(shared: attune_nb.Database) -> None:
@@ -193,10 +196,12 @@ def test_trace_frame_and_repr(shared: attune_nb.Database, chain: dict[str, Any])
     sql(shared, "DELETE FROM attune.event WHERE id = :id", id=chain["event"])
     trace = shared.trace(e.id)
     frame = trace.to_frame()
-    assert list(frame.columns) == ["kind", "id", "ref", "status", "created", "missing"]
+    assert list(frame.columns) == ["kind", "id", "ref", "status", "created", "missing",
+                                   "cycle"]
     assert {c: str(frame[c].dtype) for c in frame.columns} == {
         "kind": "string", "id": "Int64", "ref": "string", "status": "string",
-        "created": "datetime64[ns, UTC]", "missing": "bool"}
+        "created": "datetime64[ns, UTC]", "missing": "bool", "cycle": "bool"}
+    assert not frame["cycle"].any()
     assert frame["kind"].tolist() == ["event", "enforcement", "rule", "execution"]
     assert frame["missing"].tolist() == [True, False, False, False]
     assert frame["id"].tolist() == [chain["event"], chain["enforcement"], chain["rule"], e.id]
@@ -214,6 +219,6 @@ def test_empty_trace_frame_has_the_layout() -> None:
     assert frame.empty
     assert {c: str(frame[c].dtype) for c in frame.columns} == {
         "kind": "string", "id": "Int64", "ref": "string", "status": "string",
-        "created": "datetime64[ns, UTC]", "missing": "bool"}
+        "created": "datetime64[ns, UTC]", "missing": "bool", "cycle": "bool"}
     assert repr(Trace(e, (TraceLink("execution", 1, "core.echo", "running"),))) == \
         "<execution 1 core.echo running>"

@@ -208,7 +208,9 @@ def test_expected_that_forbids_the_move_is_invalid_before_any_read(
     with pytest.raises(InvalidTransition) as info:
         shared.executions.transition(e.id, "completed", expected="requested")
     assert (info.value.current, info.value.requested) == ("requested", "completed")
-    assert info.value.allowed == ["scheduling", "cancelled", "abandoned"]
+    assert info.value.allowed_statuses == ["scheduling", "cancelled", "abandoned"]
+    assert info.value.allowed == "scheduling, cancelled, abandoned"
+    assert info.value.execution_id == e.id and f"execution {e.id}" in str(info.value)
     assert snapshot(shared, e.id) == before
 
 
@@ -227,8 +229,9 @@ def test_forbidden_move_raises_and_changes_nothing(shared: attune_nb.Database, c
     with pytest.raises(InvalidTransition) as info:
         shared.executions.transition(e.id, to)
     assert (info.value.current, info.value.requested) == (current, to)
-    assert info.value.allowed == [s.value for s in ExecutionStatus
-                                  if s in ALLOWED_TRANSITIONS[ExecutionStatus(current)]]
+    assert info.value.allowed_statuses == [s.value for s in ExecutionStatus
+                                           if s in ALLOWED_TRANSITIONS[ExecutionStatus(current)]]
+    assert info.value.execution_id == e.id
     assert snapshot(shared, e.id) == before
 
 
