@@ -10,6 +10,7 @@ session settings (:mod:`attune_nb.engine`) and checks the schema. A
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -70,7 +71,7 @@ class Database(Engine):
                        table    rows                     oldest                     newest
         0          execution   20000  2025-12-31 00:00:07+00:00  2026-01-13 23:59:51+00:00
         """
-        parts = [
+        parts: list[Any] = [
             sa.select(sa.literal(position).label("position"),
                       sa.literal(table).label("table"),
                       sa.func.count().label("rows"),

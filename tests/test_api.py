@@ -228,7 +228,7 @@ def test_only_the_sql_layers_import_the_drivers() -> None:
     outside = {m for m in importers
                if m not in MAY_IMPORT_DRIVERS and m.split(".")[0] not in MAY_IMPORT_DRIVERS}
     assert not outside, outside
-    assert {"driver", "engine", "repository", "inquiries", "schema"} <= importers
+    assert {"driver", "engine", "repository.writes", "inquiries", "schema"} <= importers
 
 
 @pytest.mark.parametrize(("source", "expected"), [

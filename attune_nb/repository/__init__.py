@@ -1,0 +1,31 @@
+"""The execution repository: every SQL statement about executions lives here.
+
+Reads return :class:`~attune_nb.records.Execution` records or DataFrames of a fixed
+layout (:mod:`attune_nb.frames`); hierarchies are one recursive query each; status
+changes are compare-and-set in one statement (``WHERE id = :id AND status = :expected``).
+
+>>> db.executions.frame(status=["failed", "timeout"], pack="deploy", limit=20)  # doctest: +SKIP
+>>> db.executions.transition(42, "cancelled", expected="running")              # doctest: +SKIP
+<Execution 42 core.local_cmd cancelled>
+"""
+
+from __future__ import annotations
+
+from attune_nb.repository._common import DEFAULT_LIMIT
+from attune_nb.repository.hierarchy import HierarchyQueries
+from attune_nb.repository.reads import ExecutionReads
+from attune_nb.repository.writes import ExecutionWrites
+
+__all__ = ["DEFAULT_LIMIT", "ExecutionRepository"]
+
+
+class ExecutionRepository(ExecutionReads, HierarchyQueries, ExecutionWrites):
+    """Executions: records, frames, hierarchies, lifecycle transitions, history.
+
+    Get it from a database: ``db.executions``. Its methods come from three parts,
+    one module each: :mod:`~attune_nb.repository.reads`,
+    :mod:`~attune_nb.repository.hierarchy` and :mod:`~attune_nb.repository.writes`.
+    """
+
+    def __repr__(self) -> str:
+        return f"<ExecutionRepository {self.db.url}>"

@@ -1,0 +1,119 @@
+"""What the parts of the execution repository share: the tables, column lists, checks.
+
+Private: the repository is :class:`attune_nb.repository.ExecutionRepository`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from attune_nb import frames
+from attune_nb import schema as t
+from attune_nb.errors import (
+    ExecutionNotFound,
+    InvalidFilter,
+)
+from attune_nb.filters import check_id, execution_where
+from attune_nb.frames import Column
+from attune_nb.records import Execution
+
+if TYPE_CHECKING:
+    from attune_nb.engine import Engine
+
+log = logging.getLogger("attune_nb")
+
+DEFAULT_LIMIT = 1000
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+"""The value of an option that was not given (None is a value: SQL NULL)."""
+_e, _enf = t.execution, t.enforcement
+_FROM = _e.outerjoin(_enf, _enf.c.id == _e.c.enforcement)
+_ENF_COLUMNS = {"rule_ref": _enf.c.rule_ref, "trigger_ref": _enf.c.trigger_ref}
+
+
+def _select_columns(layout: Sequence[Column], source: Any = None) -> list[Any]:
+    """The SQL columns for the queried (non-derived) columns of an execution layout."""
+    source = source if source is not None else _e
+    cols: list[Any] = []
+    for c in layout:
+        if c.derived:
+            continue
+        if c.name in _ENF_COLUMNS:
+            cols.append(_ENF_COLUMNS[c.name].label(c.name))
+        elif c.name in source.c:
+            cols.append(source.c[c.name].label(c.name))
+    return cols
+
+
+def _check_include(include: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(include, str):
+        include = (include,)
+    names = tuple(include)
+    bad = [n for n in names if n not in frames.JSON_COLUMNS]
+    if bad:
+        raise InvalidFilter("include", bad[0], "some of " + ", ".join(frames.JSON_COLUMNS))
+    return names
+
+
+def _check_limit(limit: Any, offset: Any) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise InvalidFilter("limit", limit, "a whole number >= 0, or None for every row")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise InvalidFilter("offset", offset, "a whole number >= 0")
+
+
+
+
+class RepositoryPart:
+    """The state and helpers every part of the execution repository uses."""
+
+    def __init__(self, db: Engine) -> None:
+        self.db = db
+
+    def get(self, execution_id: int, /) -> Execution:
+        """The execution ``execution_id``; :class:`ExecutionNotFound` if there is none.
+
+        >>> db.executions.get(42)                      # doctest: +SKIP
+        <Execution 42 core.echo completed>
+        """
+        execution_id = check_id("id", execution_id)
+        with self.db.transaction() as conn:
+            row = conn.execute(sa.select(_e).where(_e.c.id == execution_id)).mappings().first()
+        if row is None:
+            raise ExecutionNotFound(execution_id)
+        return Execution.from_row(row)
+
+    def _read(self, stmt: Any, layout: Sequence[Column], *, total: int | None = None
+              ) -> pd.DataFrame:
+        return self.db.read(stmt, layout, total=total, desc="reading executions")
+
+    def _select(self, layout: Sequence[Column], filters: dict[str, Any]) -> Any:
+        return sa.select(*_select_columns(layout)).select_from(_FROM).where(
+            *execution_where(filters))
+
+    def _require(self, conn: sa.Connection, execution_id: int) -> None:
+        found = conn.execute(sa.select(_e.c.id).where(_e.c.id == execution_id)).first()
+        if found is None:
+            raise ExecutionNotFound(execution_id)
+
+
+
+def _lifecycle_order(status: Any) -> Any:
+    """The position of a status (text) in the database's own enum order: the tie-break
+    for history rows that share a ``time`` (one transaction)."""
+    statuses = sa.cast(sa.func.enum_range(sa.null().cast(t.STATUS)), postgresql.ARRAY(sa.Text))
+    return sa.func.array_position(statuses, status)
+
+

@@ -1,0 +1,279 @@
+"""Writing executions: Attune's plain writes and the lifecycle's compare-and-set transitions.
+
+``transition`` is one statement (``UPDATE … WHERE id = :id AND status = :expected``);
+``bulk_transition`` previews by default and applies in one transaction.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Unpack
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from attune_nb import frames
+from attune_nb.errors import (
+    ConfigurationError,
+    DatabaseOnlyWarning,
+    ExecutionNotFound,
+    InvalidFilter,
+    StaleUpdate,
+)
+from attune_nb.filters import ExecutionFilters, check_id, execution_where, id_list, to_utc
+from attune_nb.lifecycle import (
+    ALLOWED_TRANSITIONS,
+    ExecutionStatus,
+    check_transition,
+    parse_status,
+)
+from attune_nb.records import Execution
+from attune_nb.repository._common import (
+    _FROM,
+    UNSET,
+    RepositoryPart,
+    _e,
+    log,
+)
+
+
+class ExecutionWrites(RepositoryPart):
+    """Writes: ``create``, ``update``, ``delete``, ``transition``, ``bulk_transition``."""
+
+    def create(self, action_ref: str, /, *, action: int | None = None, config: Any = None,
+               parent: int | None = None, enforcement: int | None = None,
+               executor: int | None = None, status: str | ExecutionStatus = "requested",
+               env_vars: Any = None, worker: int | None = None, result: Any = None,
+               started_at: datetime | str | None = None, timeout_seconds: int | None = None,
+               workflow_task: Any = None, retry_count: int = 0, max_retries: int | None = None,
+               retry_reason: str | None = None, original_execution: int | None = None,
+               trace_tag: str | None = None,
+               permission_set_refs: Sequence[str] = ()) -> Execution:
+        """Insert an execution and return it (``created`` equals ``updated``).
+
+        A ``parent`` must exist (:class:`ExecutionNotFound` otherwise); ``status`` must
+        be one of the ten.
+
+        >>> db.executions.create("core.echo", config={"message": "hi"})  # doctest: +SKIP
+        <Execution 101 core.echo requested>
+        """
+        if not isinstance(action_ref, str) or not action_ref.strip():
+            raise ConfigurationError("action_ref", action_ref, "a ref like 'core.echo'")
+        values: dict[str, Any] = {
+            "action_ref": action_ref, "status": parse_status(status).value, "config": config,
+            "env_vars": env_vars, "result": result, "workflow_task": workflow_task,
+            "retry_reason": retry_reason, "trace_tag": trace_tag,
+            "permission_set_refs": list(permission_set_refs),
+        }
+        for name, value in (("action", action), ("parent", parent),
+                            ("enforcement", enforcement), ("executor", executor),
+                            ("worker", worker), ("original_execution", original_execution)):
+            values[name] = None if value is None else check_id(name, value)
+        for name, value in (("timeout_seconds", timeout_seconds), ("max_retries", max_retries),
+                            ("retry_count", retry_count)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ConfigurationError(name, value, "a whole number")
+            values[name] = value
+        if timeout_seconds is not None and timeout_seconds <= 0:
+            raise ConfigurationError("timeout_seconds", timeout_seconds, "a number above 0")
+        if started_at is not None:
+            values["started_at"] = to_utc("started_at", started_at)
+        with self.db.transaction() as conn:
+            if values["parent"] is not None:
+                exists = conn.execute(sa.select(_e.c.id).where(_e.c.id == values["parent"]))
+                if exists.first() is None:
+                    raise ExecutionNotFound(values["parent"])
+            row = conn.execute(_e.insert().values(**values).returning(*_e.c)).mappings().one()
+        return Execution.from_row(row)
+
+    def update(self, execution_id: int, /, *, status: Any = UNSET, result: Any = UNSET,
+               executor: Any = UNSET, worker: Any = UNSET, started_at: Any = UNSET,
+               env_vars: Any = UNSET, workflow_task: Any = UNSET, trace_tag: Any = UNSET,
+               config: Any = UNSET) -> Execution:
+        """Set the given fields as they are, like Attune's own repository; return the row.
+
+        No lifecycle check is made (Attune's services move an execution from requested
+        straight to running with it), but ``status`` must be one of the ten. Use
+        :meth:`transition` for operator changes: it validates and compare-and-sets.
+        With no field given the row is returned unchanged. The history is the trigger's.
+        """
+        execution_id = check_id("id", execution_id)
+        changes: dict[str, Any] = {}
+        if status is not UNSET:
+            changes["status"] = parse_status(status).value
+        for name, value in (("executor", executor), ("worker", worker)):
+            if value is not UNSET:
+                changes[name] = None if value is None else check_id(name, value)
+        if started_at is not UNSET:
+            changes["started_at"] = None if started_at is None else to_utc("started_at",
+                                                                           started_at)
+        for name, value in (("result", result), ("env_vars", env_vars),
+                            ("workflow_task", workflow_task), ("trace_tag", trace_tag),
+                            ("config", config)):
+            if value is not UNSET:
+                changes[name] = value
+        if not changes:
+            return self.get(execution_id)
+        with self.db.transaction() as conn:
+            row = conn.execute(_e.update().where(_e.c.id == execution_id).values(**changes)
+                               .returning(*_e.c)).mappings().first()
+        if row is None:
+            raise ExecutionNotFound(execution_id)
+        return Execution.from_row(row)
+
+    def delete(self, execution_id: int, /) -> bool:
+        """Delete an execution; False when there was none. Its history stays."""
+        execution_id = check_id("id", execution_id)
+        with self.db.transaction() as conn:
+            return conn.execute(_e.delete().where(_e.c.id == execution_id)).rowcount > 0
+
+    def transition(self, execution_id: int, to: str | ExecutionStatus, /, *,
+                   expected: str | ExecutionStatus | None = None,
+                   result: Any = UNSET) -> Execution:
+        """Move an execution to ``to`` if the lifecycle allows it, with compare-and-set.
+
+        The write is one statement, ``UPDATE … WHERE id = :id AND status = :expected``:
+        if the execution is no longer ``expected`` (default: what it is when read) the
+        write is refused with :class:`StaleUpdate` and nothing changes. Entering
+        ``running`` sets ``started_at`` if unset. ``result`` (when given) is written
+        in the same statement.
+
+        Raises :class:`InvalidTransition`, :class:`StaleUpdate`, :class:`ExecutionNotFound`.
+
+        >>> db.executions.transition(42, "cancelled", expected="requested")  # doctest: +SKIP
+        <Execution 42 core.local_cmd cancelled>
+        """
+        execution_id = check_id("id", execution_id)
+        target = parse_status(to)
+        if expected is not None:
+            check_transition(expected, target, execution_id=execution_id)
+        with self.db.transaction() as conn:
+            current = conn.execute(sa.select(_e.c.status).where(_e.c.id == execution_id)
+                                   ).scalar()
+            if current is None:
+                raise ExecutionNotFound(execution_id)
+            guard = parse_status(expected) if expected is not None else ExecutionStatus(current)
+            if expected is None:
+                check_transition(guard, target, execution_id=execution_id)
+            values: dict[str, Any] = {"status": target.value}
+            if target is ExecutionStatus.RUNNING:
+                values["started_at"] = sa.func.coalesce(_e.c.started_at, sa.func.now())
+            if result is not UNSET:
+                values["result"] = result
+            row = conn.execute(
+                _e.update().where(_e.c.id == execution_id, _e.c.status == guard.value)
+                .values(**values).returning(*_e.c)).mappings().first()
+            if row is None:
+                actual = conn.execute(sa.select(_e.c.status).where(_e.c.id == execution_id)
+                                      ).scalar()
+                if actual is None:
+                    raise ExecutionNotFound(execution_id)
+                raise StaleUpdate(execution_id, guard.value, str(actual))
+        self._warn_if_live(guard, target)
+        return Execution.from_row(row)
+
+    def _warn_if_live(self, current: ExecutionStatus, target: ExecutionStatus) -> None:
+        stopping = target in (ExecutionStatus.CANCELING, ExecutionStatus.CANCELLED,
+                              ExecutionStatus.ABANDONED, ExecutionStatus.FAILED,
+                              ExecutionStatus.TIMEOUT)
+        if stopping and current in (ExecutionStatus.RUNNING, ExecutionStatus.CANCELING) \
+                and not self.db.managed:
+            warnings.warn(
+                f"status set to {target.value} in the database only: a live Attune's worker is "
+                "not told (its message broker is not involved) and may keep running. Cancel "
+                "through Attune's API to stop the work itself.",
+                DatabaseOnlyWarning, stacklevel=3)
+
+    def bulk_transition(self, to: str | ExecutionStatus, /, *, ids: Iterable[int] | None = None,
+                        dry_run: bool = True, result: Any = UNSET,
+                        **filters: Unpack[ExecutionFilters]) -> pd.DataFrame:
+        """Move many executions to ``to``: preview by default, one transaction when applied.
+
+        Select with ``ids`` and/or the filters of :meth:`frame` (at least one). The
+        frame has one row per selected execution: ``id``, ``action_ref``, ``current``,
+        ``to``, ``allowed``, ``reason`` and ``applied``. With ``dry_run=True`` nothing
+        changes. Applied, every allowed row is compare-and-set against the status it
+        had in the preview; rows that changed meanwhile are skipped, with the reason.
+
+        >>> db.executions.bulk_transition("abandoned", status="scheduled",
+        ...                               until="2026-01-12")          # doctest: +SKIP
+        """
+        target = parse_status(to)
+        if not isinstance(dry_run, bool):
+            raise InvalidFilter("dry_run", dry_run, "True (preview) or False (apply)")
+        selection = dict(filters)
+        where = execution_where(selection)
+        if ids is None and not where:
+            raise InvalidFilter("ids", None, "ids=[…] or at least one filter that selects: a "
+                                             "bulk change of every execution is never meant")
+        if ids is not None:
+            where.append(_e.c.id.in_(id_list("ids", ids)))
+        layout = frames.BULK_COLUMNS
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                sa.select(_e.c.id, _e.c.action_ref, _e.c.status).select_from(_FROM)
+                .where(*where).order_by(_e.c.id)).all()
+            preview = []
+            for row in rows:
+                current = ExecutionStatus(row.status)
+                allowed = target in ALLOWED_TRANSITIONS[current]
+                reason = "allowed" if allowed else _refusal(current, target)
+                preview.append([row.id, row.action_ref, current.value, target.value, allowed,
+                                reason, False])
+            if not dry_run:
+                todo = [p for p in preview if p[4]]
+                changed: set[int] = set()
+                if todo:
+                    stmt = sa.text(_BULK_UPDATE).bindparams(
+                        sa.bindparam("result", type_=postgresql.JSONB(none_as_null=True)),
+                        to=target.value, running=target is ExecutionStatus.RUNNING,
+                        set_result=result is not UNSET,
+                        result=None if result is UNSET else result,
+                        ids=[p[0] for p in todo], expected=[p[2] for p in todo])
+                    changed = {r[0] for r in conn.execute(stmt)}
+                now = {r.id: r.status for r in conn.execute(
+                    sa.select(_e.c.id, _e.c.status).where(
+                        _e.c.id.in_([p[0] for p in todo]))) } if todo else {}
+                for p in preview:
+                    if p[0] in changed:
+                        p[6] = True
+                        p[5] = "applied"
+                    elif p[4]:
+                        p[5] = f"skipped: changed meanwhile (now {now.get(p[0], 'deleted')})"
+        frame = frames.records_frame(preview, layout)
+        if not dry_run:
+            applied = int(frame["applied"].sum())
+            log.info("bulk_transition to %s: %d applied, %d skipped", target.value, applied,
+                     len(frame) - applied)
+            if applied:
+                self._warn_bulk(frame)
+        return frame
+
+    def _warn_bulk(self, frame: pd.DataFrame) -> None:
+        live = frame[frame["applied"].astype(bool)]
+        for current in live["current"].unique():
+            self._warn_if_live(ExecutionStatus(str(current)), ExecutionStatus(str(live["to"].iloc[0])))
+
+
+def _refusal(current: ExecutionStatus, target: ExecutionStatus) -> str:
+    if current is target:
+        return f"already {current.value}"
+    options = sorted(ALLOWED_TRANSITIONS[current], key=lambda s: s.order)
+    if not options:
+        return f"{current.value} is terminal"
+    return f"{current.value} may only become {', '.join(s.value for s in options)}"
+
+
+# Compare-and-set per row: each id is updated only while it has its previewed status.
+_BULK_UPDATE = """
+UPDATE attune.execution AS e
+SET status = CAST(:to AS attune.execution_status_enum),
+    started_at = CASE WHEN :running THEN coalesce(e.started_at, now()) ELSE e.started_at END,
+    result = CASE WHEN :set_result THEN :result ELSE e.result END
+FROM unnest(CAST(:ids AS bigint[]), CAST(:expected AS text[])) AS guard(id, expected)
+WHERE e.id = guard.id AND e.status::text = guard.expected
+RETURNING e.id
+"""
