@@ -152,7 +152,8 @@ _NS_PER = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 def _view(chunk: pa.Array, dtype: str) -> np.ndarray:
     """A zero-copy view of a fixed-width Arrow array's values (null slots: arbitrary)."""
     if pa.types.is_boolean(chunk.type):
-        return chunk.fill_null(False).to_numpy(zero_copy_only=False)
+        values: np.ndarray = chunk.fill_null(False).to_numpy(zero_copy_only=False)
+        return values
     width = chunk.type.bit_width // 8
     raw = np.frombuffer(chunk.buffers()[1], dtype=f"<i{width}" if width > 1 else "i1",
                         count=chunk.offset + len(chunk))

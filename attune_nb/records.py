@@ -8,15 +8,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from attune_nb.lifecycle import ExecutionStatus
 
 __all__ = ["Execution", "Inquiry", "Trace", "TraceLink"]
 
 
-def _from_mapping(cls: type, row: Mapping[Any, Any], **overrides: Any) -> Any:
-    names = {f.name for f in fields(cls)}
+_R = TypeVar("_R")
+
+
+def _from_mapping(cls: type[_R], row: Mapping[Any, Any], **overrides: Any) -> _R:
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
     values = {k: v for k, v in row.items() if k in names}
     values.update(overrides)
     return cls(**values)
