@@ -34,8 +34,8 @@ class ArrowReader:
     """Reads SQL into frames of a layout over one cached ADBC connection (thread-safe)."""
 
     def __init__(self, uri: str, *, url: str, settings: Sequence[str]) -> None:
-        self._uri = uri            # libpq form, with the password: never shown
-        self.url = url             # masked, for messages
+        self._uri = uri  # libpq form, with the password: never shown
+        self.url = url  # masked, for messages
         self._settings = tuple(settings)
         self._lock = threading.Lock()
         self._conn: Any = None
@@ -65,8 +65,14 @@ class ArrowReader:
             with contextlib.suppress(Exception):
                 conn.close()
 
-    def read(self, sql: str, layout: Sequence[Column], *, total: int | None = None,
-             desc: str = "reading rows") -> pd.DataFrame:
+    def read(
+        self,
+        sql: str,
+        layout: Sequence[Column],
+        *,
+        total: int | None = None,
+        desc: str = "reading rows",
+    ) -> pd.DataFrame:
         """Run ``sql`` (literal, no parameters) and return its rows in ``layout``.
 
         ``total`` (the expected row count, when known) lets the frame be allocated
@@ -89,8 +95,9 @@ class ArrowReader:
                 self._discard()
                 raise
 
-    def _read(self, sql: str, layout: Sequence[Column], *, total: int | None,
-              desc: str) -> pd.DataFrame:
+    def _read(
+        self, sql: str, layout: Sequence[Column], *, total: int | None, desc: str
+    ) -> pd.DataFrame:
         builder = FrameBuilder(layout, expected_rows=total)
         with self._connection().cursor() as cur:
             cur.execute(sql)

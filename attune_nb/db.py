@@ -27,9 +27,16 @@ __all__ = ["ENV_URL", "Database", "connect", "mask_url", "open_database", "resol
 
 # The tables Database.summary() reports, with the column that dates their rows.
 SUMMARY_TABLES = (
-    ("execution", "created"), ("execution_history", "time"), ("inquiry", "created"),
-    ("event", "created"), ("enforcement", "created"), ("rule", "created"),
-    ("action", "created"), ("pack", "created"), ("worker", "created"), ("identity", "created"),
+    ("execution", "created"),
+    ("execution_history", "time"),
+    ("inquiry", "created"),
+    ("event", "created"),
+    ("enforcement", "created"),
+    ("rule", "created"),
+    ("action", "created"),
+    ("pack", "created"),
+    ("worker", "created"),
+    ("identity", "created"),
 )
 
 
@@ -72,17 +79,17 @@ class Database(Engine):
         0          execution   20000  2025-12-31 00:00:07+00:00  2026-01-13 23:59:51+00:00
         """
         parts: list[Any] = [
-            sa.select(sa.literal(position).label("position"),
-                      sa.literal(table).label("table"),
-                      sa.func.count().label("rows"),
-                      sa.func.min(sa.column(column)).label("oldest"),
-                      sa.func.max(sa.column(column)).label("newest"))
-            .select_from(sa.table(table, schema="attune"))
+            sa.select(
+                sa.literal(position).label("position"),
+                sa.literal(table).label("table"),
+                sa.func.count().label("rows"),
+                sa.func.min(sa.column(column)).label("oldest"),
+                sa.func.max(sa.column(column)).label("newest"),
+            ).select_from(sa.table(table, schema="attune"))
             for position, (table, column) in enumerate(SUMMARY_TABLES)
         ]
         union = sa.union_all(*parts).subquery("tables")
-        stmt = sa.select(*(union.c[c.name] for c in SUMMARY_COLUMNS)).order_by(
-            union.c.position)
+        stmt = sa.select(*(union.c[c.name] for c in SUMMARY_COLUMNS)).order_by(union.c.position)
         return self.read(stmt, SUMMARY_COLUMNS)
 
 
@@ -101,7 +108,8 @@ def connect(url: str | None = None, *, readonly: bool = False) -> Database:
     With ``readonly=True`` every transaction is read-only in the database itself
     and a write raises :class:`~attune_nb.errors.ReadOnlyError`.
 
-    >>> db = attune_nb.connect("postgresql://attune:secret@db:5432/attune", readonly=True)  # doctest: +SKIP
+    >>> url = "postgresql://attune:secret@db:5432/attune"
+    >>> db = attune_nb.connect(url, readonly=True)  # doctest: +SKIP
     >>> db
     <Database postgresql+psycopg2://attune:***@db:5432/attune read-only>
     """

@@ -18,18 +18,25 @@ from sqlalchemy.exc import DBAPIError
 
 from attune_nb.errors import AttuneNbError, DatabaseUnavailable, ReadOnlyError, SchemaMissing
 
-__all__ = ["SQLSTATE_ERRORS", "STREAM_MESSAGES", "Failure", "describe", "translate", "translate_errors"]
+__all__ = [
+    "SQLSTATE_ERRORS",
+    "STREAM_MESSAGES",
+    "Failure",
+    "describe",
+    "translate",
+    "translate_errors",
+]
 
 
 @dataclass(frozen=True)
 class Failure:
     """What a driver error says, whichever driver raised it."""
 
-    url: str                 # masked
+    url: str  # masked
     sqlstate: str | None
-    message: str             # the first line of the server's (or driver's) message
-    statement: str           # the first line of the statement, shortened
-    connection_lost: bool    # the connection broke (no SQLSTATE, or SQLAlchemy says so)
+    message: str  # the first line of the server's (or driver's) message
+    statement: str  # the first line of the statement, shortened
+    connection_lost: bool  # the connection broke (no SQLSTATE, or SQLAlchemy says so)
 
 
 def _unavailable(f: Failure) -> AttuneNbError:
@@ -38,14 +45,14 @@ def _unavailable(f: Failure) -> AttuneNbError:
 
 SQLSTATE_ERRORS: dict[str, Callable[[Failure], AttuneNbError]] = {
     "25006": lambda f: ReadOnlyError(f.statement or f.message),  # read_only_sql_transaction
-    "3F000": lambda f: SchemaMissing(f.url),                     # invalid_schema_name
-    "3D000": _unavailable,    # invalid_catalog_name: no such database
-    "28000": _unavailable,    # invalid_authorization_specification
-    "28P01": _unavailable,    # invalid_password
-    "57P01": _unavailable,    # admin_shutdown
-    "57P02": _unavailable,    # crash_shutdown
-    "57P03": _unavailable,    # cannot_connect_now
-    "08000": _unavailable,    # connection_exception, and its subclasses below
+    "3F000": lambda f: SchemaMissing(f.url),  # invalid_schema_name
+    "3D000": _unavailable,  # invalid_catalog_name: no such database
+    "28000": _unavailable,  # invalid_authorization_specification
+    "28P01": _unavailable,  # invalid_password
+    "57P01": _unavailable,  # admin_shutdown
+    "57P02": _unavailable,  # crash_shutdown
+    "57P03": _unavailable,  # cannot_connect_now
+    "08000": _unavailable,  # connection_exception, and its subclasses below
     "08001": _unavailable,
     "08003": _unavailable,
     "08004": _unavailable,
@@ -61,8 +68,13 @@ STREAM_MESSAGES: tuple[tuple[re.Pattern[str], str | None], ...] = (
     (re.compile(r"in a read-only transaction"), "25006"),
     (re.compile(r"schema \S+ does not exist"), "3F000"),
     (re.compile(r"terminating connection due to administrator command"), "57P01"),
-    (re.compile(r"server closed the connection|connection to server .* failed|"
-                r"no connection to the server|SSL connection has been closed"), None),
+    (
+        re.compile(
+            r"server closed the connection|connection to server .* failed|"
+            r"no connection to the server|SSL connection has been closed"
+        ),
+        None,
+    ),
 )
 """Message pattern -> SQLSTATE (None: the connection was lost) for ADBC stream errors."""
 
@@ -99,12 +111,14 @@ def describe(exc: BaseException, url: str, *, statement: str = "") -> Failure | 
         sqlstate = getattr(orig, "pgcode", None)
         message = _first_line(orig if orig is not None else exc)
         lost = bool(exc.connection_invalidated) or (
-            sqlstate is None and isinstance(orig, psycopg2.OperationalError))
+            sqlstate is None and isinstance(orig, psycopg2.OperationalError)
+        )
     elif isinstance(exc, psycopg2.Error):
         sqlstate = exc.pgcode
         message = _first_line(exc) or type(exc).__name__
-        lost = sqlstate is None and isinstance(exc, (psycopg2.OperationalError,
-                                                     psycopg2.InterfaceError))
+        lost = sqlstate is None and isinstance(
+            exc, (psycopg2.OperationalError, psycopg2.InterfaceError)
+        )
     elif _is_stream_error(exc):
         message = _first_line(exc)
         sqlstate, lost = None, False
@@ -121,8 +135,13 @@ def describe(exc: BaseException, url: str, *, statement: str = "") -> Failure | 
         message = _first_line(exc) or type(exc).__name__
         # libpq reports a broken connection without a SQLSTATE: ADBC calls it IO.
         lost = sqlstate is None and "IO" in message.split(":", 1)[0]
-    return Failure(url=url, sqlstate=sqlstate, message=message,
-                   statement=_first_line(statement)[:120], connection_lost=lost)
+    return Failure(
+        url=url,
+        sqlstate=sqlstate,
+        message=message,
+        statement=_first_line(statement)[:120],
+        connection_lost=lost,
+    )
 
 
 def translate(exc: BaseException, url: str, *, statement: str = "") -> AttuneNbError | None:

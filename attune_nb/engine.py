@@ -37,10 +37,24 @@ ENV_URL = "ATTUNE_DB_URL"
 
 # What attune_nb reads; a database lacking one of these is not one we can serve.
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "execution": ("id", "action_ref", "parent", "enforcement", "status", "created", "updated",
-                  "started_at"),
-    "execution_history": ("time", "operation", "entity_id", "changed_fields", "old_values",
-                          "new_values"),
+    "execution": (
+        "id",
+        "action_ref",
+        "parent",
+        "enforcement",
+        "status",
+        "created",
+        "updated",
+        "started_at",
+    ),
+    "execution_history": (
+        "time",
+        "operation",
+        "entity_id",
+        "changed_fields",
+        "old_values",
+        "new_values",
+    ),
 }
 
 
@@ -110,19 +124,33 @@ class Engine:
     The repositories run on it; users get it as a :class:`~attune_nb.db.Database`.
     """
 
-    def __init__(self, engine: sa.Engine, *, readonly: bool, embedded: bool = False,
-                 reader: ArrowReader | None = None) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        readonly: bool,
+        embedded: bool = False,
+        reader: ArrowReader | None = None,
+    ) -> None:
         self.engine = engine
         self.readonly = readonly
         self.embedded = embedded
         self.url = mask_url(engine.url)
-        self.reader = reader or ArrowReader(libpq_uri(engine.url), url=self.url,
-                                            settings=session_settings(readonly=readonly))
+        self.reader = reader or ArrowReader(
+            libpq_uri(engine.url), url=self.url, settings=session_settings(readonly=readonly)
+        )
         self._tracers: list[Callable[[str, Any], None]] = []
         event.listen(engine, "before_cursor_execute", self._on_execute)
 
-    def _on_execute(self, _conn: Any, _cursor: Any, statement: str, parameters: Any,
-                    _context: Any, _executemany: bool) -> None:
+    def _on_execute(
+        self,
+        _conn: Any,
+        _cursor: Any,
+        statement: str,
+        parameters: Any,
+        _context: Any,
+        _executemany: bool,
+    ) -> None:
         self.emit_sql(statement, parameters)
 
     def emit_sql(self, statement: str, parameters: Any = None) -> None:
@@ -176,15 +204,22 @@ class Engine:
 
     def render(self, stmt: Any) -> str:
         """``stmt`` (SQLAlchemy) as literal SQL, its parameters quoted by psycopg2."""
-        compiled = stmt.compile(dialect=postgresql.psycopg2.dialect(),
-                                compile_kwargs={"render_postcompile": True})
+        compiled = stmt.compile(
+            dialect=postgresql.psycopg2.dialect(), compile_kwargs={"render_postcompile": True}
+        )
         with translate_errors(self.url), self.engine.connect() as conn:
             raw = conn.connection.dbapi_connection
             with raw.cursor() as cur:  # type: ignore[union-attr]
                 return str(cur.mogrify(str(compiled), compiled.params).decode())
 
-    def read(self, stmt: Any, layout: Sequence[Column], *, total: int | None = None,
-             desc: str = "reading rows") -> pd.DataFrame:
+    def read(
+        self,
+        stmt: Any,
+        layout: Sequence[Column],
+        *,
+        total: int | None = None,
+        desc: str = "reading rows",
+    ) -> pd.DataFrame:
         """The rows of ``stmt`` (a SQLAlchemy select, or SQL text) as a frame of ``layout``."""
         sql = stmt if isinstance(stmt, str) else self.render(stmt)
         self.emit_sql(sql)
@@ -196,8 +231,7 @@ class Engine:
 
         False means a real Attune database: status changes made here reach no worker.
         """
-        return bool(self.scalar(
-            "SELECT to_regclass('attune_nb.schema_migration') IS NOT NULL"))
+        return bool(self.scalar("SELECT to_regclass('attune_nb.schema_migration') IS NOT NULL"))
 
     def check_schema(self) -> None:
         """Raise :class:`SchemaMissing` or :class:`SchemaMismatch` unless the schema serves us."""
@@ -250,7 +284,6 @@ def open_engine(url: str, *, readonly: bool = False) -> tuple[sa.Engine, str]:
             # A connection that cannot be made at all says so without a SQLSTATE.
             if exc.orig is not None and getattr(exc.orig, "pgcode", None) is None:
                 engine.dispose()
-                raise DatabaseUnavailable(
-                    masked, str(exc.orig).strip().splitlines()[0]) from exc
+                raise DatabaseUnavailable(masked, str(exc.orig).strip().splitlines()[0]) from exc
             raise
     return engine, masked

@@ -93,18 +93,26 @@ class InvalidTransition(AttuneNbError):
     the execution (None for a check that names none).
     """
 
-    def __init__(self, current: str, requested: str, allowed_statuses: list[str], *,
-                 execution_id: int | None = None) -> None:
+    def __init__(
+        self,
+        current: str,
+        requested: str,
+        allowed_statuses: list[str],
+        *,
+        execution_id: int | None = None,
+    ) -> None:
         self.current = current
         self.requested = requested
         self.allowed_statuses = list(allowed_statuses)
         self.execution_id = execution_id
-        self.allowed = (", ".join(allowed_statuses) if allowed_statuses
-                        else f"nothing: {current} is terminal")
+        self.allowed = (
+            ", ".join(allowed_statuses) if allowed_statuses else f"nothing: {current} is terminal"
+        )
         what = "an execution" if execution_id is None else f"execution {execution_id}"
         super().__init__(
             f"cannot move {what} from {current} to {requested}; from {current} it may "
-            f"become {self.allowed}")
+            f"become {self.allowed}"
+        )
 
 
 class DatabaseUnavailable(AttuneNbError):
@@ -207,7 +215,8 @@ class StaleUpdate(AttuneNbError):
         self.actual = actual
         super().__init__(
             f"execution {execution_id} is {actual}, not {expected}: somebody changed it "
-            "first and nothing was written. Read it again and decide anew")
+            "first and nothing was written. Read it again and decide anew"
+        )
 
 
 class NotFound(AttuneNbError, LookupError):
@@ -219,8 +228,9 @@ class ExecutionNotFound(NotFound):
 
     def __init__(self, execution_id: object) -> None:
         self.execution_id = execution_id
-        super().__init__(f"no execution with id {execution_id!r}; find ids with "
-                         "db.executions.frame(...)")
+        super().__init__(
+            f"no execution with id {execution_id!r}; find ids with db.executions.frame(...)"
+        )
 
 
 class InquiryNotFound(NotFound):
@@ -228,8 +238,9 @@ class InquiryNotFound(NotFound):
 
     def __init__(self, inquiry_id: object) -> None:
         self.inquiry_id = inquiry_id
-        super().__init__(f"no inquiry with id {inquiry_id!r}; find ids with "
-                         "db.inquiries.frame(status='pending')")
+        super().__init__(
+            f"no inquiry with id {inquiry_id!r}; find ids with db.inquiries.frame(status='pending')"
+        )
 
 
 class InquiryClosed(AttuneNbError):
@@ -249,8 +260,9 @@ class InvalidResponse(AttuneNbError, ValueError):
         self.inquiry_id = inquiry_id
         self.response = response
         self.messages = messages
-        super().__init__(f"response {response!r} to inquiry {inquiry_id} is not valid: "
-                         + "; ".join(messages))
+        super().__init__(
+            f"response {response!r} to inquiry {inquiry_id} is not valid: " + "; ".join(messages)
+        )
 
 
 class AttuneNbWarning(UserWarning):

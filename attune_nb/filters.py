@@ -19,8 +19,17 @@ from attune_nb.errors import InvalidFilter, InvalidStatus
 from attune_nb.frames import INQUIRY_STATUSES
 from attune_nb.lifecycle import ExecutionStatus, parse_status
 
-__all__ = ["FILTER_NAMES", "INQUIRY_FILTER_NAMES", "ExecutionFilters", "InquiryFilters",
-           "check_id", "execution_where", "id_list", "inquiry_where", "to_utc"]
+__all__ = [
+    "FILTER_NAMES",
+    "INQUIRY_FILTER_NAMES",
+    "ExecutionFilters",
+    "InquiryFilters",
+    "check_id",
+    "execution_where",
+    "id_list",
+    "inquiry_where",
+    "to_utc",
+]
 
 
 class ExecutionFilters(TypedDict, total=False):
@@ -58,8 +67,9 @@ INQUIRY_FILTER_NAMES: tuple[str, ...] = tuple(InquiryFilters.__annotations__)
 
 
 def _values(name: str, value: Any) -> list[Any]:
-    if isinstance(value, (str, bytes, numbers.Integral, ExecutionStatus)) \
-            and not isinstance(value, bool):
+    if isinstance(value, (str, bytes, numbers.Integral, ExecutionStatus)) and not isinstance(
+        value, bool
+    ):
         return [value]
     if isinstance(value, dict) or not isinstance(value, Iterable):
         raise InvalidFilter(name, value, "one value or a list of values")
@@ -104,8 +114,9 @@ def to_utc(name: str, value: Any) -> datetime:
         try:
             value = datetime.fromisoformat(value.strip())
         except ValueError:
-            raise InvalidFilter(name, value, "a datetime or an ISO 8601 string like "
-                                             "'2026-01-13T12:00:00Z'") from None
+            raise InvalidFilter(
+                name, value, "a datetime or an ISO 8601 string like '2026-01-13T12:00:00Z'"
+            ) from None
     if hasattr(value, "to_pydatetime"):  # pandas Timestamp
         value = value.to_pydatetime()
     if isinstance(value, date) and not isinstance(value, datetime):
@@ -121,8 +132,9 @@ def execution_where(filters: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
     """WHERE clauses over ``execution`` (and ``enforcement``, left-joined) for ``filters``."""
     unknown = sorted(set(filters) - set(FILTER_NAMES))
     if unknown:
-        raise InvalidFilter(unknown[0], filters[unknown[0]],
-                            "one of the filters " + ", ".join(FILTER_NAMES))
+        raise InvalidFilter(
+            unknown[0], filters[unknown[0]], "one of the filters " + ", ".join(FILTER_NAMES)
+        )
     e, enf = t.execution, t.enforcement
     where: list[sa.ColumnElement[bool]] = []
     for name, value in filters.items():
@@ -162,15 +174,15 @@ def execution_where(filters: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
     return where
 
 
-
 def _check_window(filters: dict[str, Any]) -> None:
     since, until = filters.get("since"), filters.get("until")
     if since is not None and until is not None and to_utc("since", since) > to_utc("until", until):
         raise InvalidFilter("until", until, f"a time after since={since!r}")
 
 
-def inquiry_where(filters: dict[str, Any], table: sa.Table,
-                  execution_column: str = "created_by_execution") -> list[sa.ColumnElement[bool]]:
+def inquiry_where(
+    filters: dict[str, Any], table: sa.Table, execution_column: str = "created_by_execution"
+) -> list[sa.ColumnElement[bool]]:
     """WHERE clauses over ``inquiry`` for ``filters`` (one value or a list each, AND).
 
     ``execution`` filters on ``created_by_execution`` (``execution_column`` in older
@@ -178,8 +190,9 @@ def inquiry_where(filters: dict[str, Any], table: sa.Table,
     """
     unknown = sorted(set(filters) - set(INQUIRY_FILTER_NAMES))
     if unknown:
-        raise InvalidFilter(unknown[0], filters[unknown[0]],
-                            "one of the filters " + ", ".join(INQUIRY_FILTER_NAMES))
+        raise InvalidFilter(
+            unknown[0], filters[unknown[0]], "one of the filters " + ", ".join(INQUIRY_FILTER_NAMES)
+        )
     where: list[sa.ColumnElement[bool]] = []
     for name, value in filters.items():
         if value is None:

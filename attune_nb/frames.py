@@ -46,16 +46,27 @@ INQUIRY_STATUS_DTYPE = pd.CategoricalDtype(list(INQUIRY_STATUSES), ordered=True)
 TIME_DTYPE: Any = "datetime64[ns, UTC]"
 
 _DTYPES: dict[str, Any] = {
-    "id": "Int64", "int": "Int64", "str": "string", "status": STATUS_DTYPE,
-    "inquiry_status": INQUIRY_STATUS_DTYPE, "time": TIME_DTYPE, "delta": "timedelta64[ns]",
-    "json": object, "bool": "boolean", "flag": bool, "ids": object, "strs": object,
+    "id": "Int64",
+    "int": "Int64",
+    "str": "string",
+    "status": STATUS_DTYPE,
+    "inquiry_status": INQUIRY_STATUS_DTYPE,
+    "time": TIME_DTYPE,
+    "delta": "timedelta64[ns]",
+    "json": object,
+    "bool": "boolean",
+    "flag": bool,
+    "ids": object,
+    "strs": object,
 }
 
 
 @dataclass(frozen=True)
 class Column:
     """One column of a layout: its name and kind (id, int, str, status, time, delta, json,
-    bool (nullable), flag (never null), ids, strs, inquiry_status). ``derived`` columns are computed here, not queried."""
+    bool (nullable), flag (never null), ids, strs, inquiry_status).
+
+    ``derived`` columns are computed here, not queried."""
 
     name: str
     kind: str
@@ -69,14 +80,27 @@ class Column:
 Layout = Sequence[Column]
 
 EXECUTION_COLUMNS: tuple[Column, ...] = (
-    Column("id", "id"), Column("action_ref", "str"), Column("status", "status"),
-    Column("parent", "id"), Column("enforcement", "id"), Column("rule_ref", "str"),
-    Column("trigger_ref", "str"), Column("executor", "id"), Column("worker", "id"),
-    Column("action", "id"), Column("created", "time"), Column("started_at", "time"),
-    Column("updated", "time"), Column("queue_wait", "delta", derived=True),
-    Column("run_time", "delta", derived=True), Column("timeout_seconds", "int"),
-    Column("retry_count", "int"), Column("max_retries", "int"), Column("retry_reason", "str"),
-    Column("original_execution", "id"), Column("trace_tag", "str"),
+    Column("id", "id"),
+    Column("action_ref", "str"),
+    Column("status", "status"),
+    Column("parent", "id"),
+    Column("enforcement", "id"),
+    Column("rule_ref", "str"),
+    Column("trigger_ref", "str"),
+    Column("executor", "id"),
+    Column("worker", "id"),
+    Column("action", "id"),
+    Column("created", "time"),
+    Column("started_at", "time"),
+    Column("updated", "time"),
+    Column("queue_wait", "delta", derived=True),
+    Column("run_time", "delta", derived=True),
+    Column("timeout_seconds", "int"),
+    Column("retry_count", "int"),
+    Column("max_retries", "int"),
+    Column("retry_reason", "str"),
+    Column("original_execution", "id"),
+    Column("trace_tag", "str"),
 )
 """The columns of every execution frame, in order (JSON columns follow when included)."""
 
@@ -84,50 +108,81 @@ JSON_COLUMNS: tuple[str, ...] = ("config", "result", "env_vars", "workflow_task"
 """Left out of frames unless named in ``include=``: they are what makes listings slow."""
 
 HIERARCHY_COLUMNS: tuple[Column, ...] = (
-    Column("depth", "int"), Column("path", "ids"), Column("root", "id"),
-    Column("orphan", "bool"), Column("cycle", "bool"),
+    Column("depth", "int"),
+    Column("path", "ids"),
+    Column("root", "id"),
+    Column("orphan", "bool"),
+    Column("cycle", "bool"),
 )
 """Appended by ``descendants`` and ``ancestors``: distance, id path from the root, the
 root's id, whether the row's parent is set but missing, and whether a loop was cut here."""
 
 HISTORY_COLUMNS: tuple[Column, ...] = (
-    Column("time", "time"), Column("operation", "str"), Column("changed_fields", "strs"),
-    Column("old_status", "status"), Column("new_status", "status"),
-    Column("old_values", "json"), Column("new_values", "json"),
+    Column("time", "time"),
+    Column("operation", "str"),
+    Column("changed_fields", "strs"),
+    Column("old_status", "status"),
+    Column("new_status", "status"),
+    Column("old_values", "json"),
+    Column("new_values", "json"),
 )
 """``executions.history(id)``: one row per audit row, in time order."""
 
 INTERVAL_COLUMNS: tuple[Column, ...] = (
-    Column("execution_id", "id"), Column("action_ref", "str"), Column("status", "status"),
-    Column("seq", "int"), Column("entered", "time"), Column("left", "time"),
-    Column("duration", "delta", derived=True), Column("current", "bool"),
+    Column("execution_id", "id"),
+    Column("action_ref", "str"),
+    Column("status", "status"),
+    Column("seq", "int"),
+    Column("entered", "time"),
+    Column("left", "time"),
+    Column("duration", "delta", derived=True),
+    Column("current", "bool"),
 )
 """``executions.intervals(...)``: one row per (execution, status it was in)."""
 
 BULK_COLUMNS: tuple[Column, ...] = (
-    Column("id", "id"), Column("action_ref", "str"), Column("current", "status"),
-    Column("to", "status"), Column("allowed", "bool"), Column("reason", "str"),
+    Column("id", "id"),
+    Column("action_ref", "str"),
+    Column("current", "status"),
+    Column("to", "status"),
+    Column("allowed", "bool"),
+    Column("reason", "str"),
     Column("applied", "bool"),
 )
 """``executions.bulk_transition(...)``: the preview, and after applying what happened."""
 
 INQUIRY_COLUMNS: tuple[Column, ...] = (
-    Column("id", "id"), Column("execution", "id"), Column("status", "inquiry_status"),
-    Column("prompt", "str"), Column("assigned_to", "id"), Column("created", "time"),
-    Column("timeout_at", "time"), Column("responded_at", "time"), Column("responded_by", "id"),
-    Column("updated", "time"), Column("response_options", "json"), Column("response", "json"),
+    Column("id", "id"),
+    Column("execution", "id"),
+    Column("status", "inquiry_status"),
+    Column("prompt", "str"),
+    Column("assigned_to", "id"),
+    Column("created", "time"),
+    Column("timeout_at", "time"),
+    Column("responded_at", "time"),
+    Column("responded_by", "id"),
+    Column("updated", "time"),
+    Column("response_options", "json"),
+    Column("response", "json"),
 )
-"""``inquiries.frame(...)``; ``execution`` is ``created_by_execution`` (or the older ``execution``)."""
+"""``inquiries.frame(...)``; ``execution`` is ``created_by_execution`` (older: ``execution``)."""
 
 SUMMARY_COLUMNS: tuple[Column, ...] = (
-    Column("table", "str"), Column("rows", "int"), Column("oldest", "time"),
+    Column("table", "str"),
+    Column("rows", "int"),
+    Column("oldest", "time"),
     Column("newest", "time"),
 )
 """``db.summary()``: rows and time span per Attune table."""
 
 TRACE_COLUMNS: tuple[Column, ...] = (
-    Column("kind", "str"), Column("id", "id"), Column("ref", "str"), Column("status", "str"),
-    Column("created", "time"), Column("missing", "flag"), Column("cycle", "flag"),
+    Column("kind", "str"),
+    Column("id", "id"),
+    Column("ref", "str"),
+    Column("status", "str"),
+    Column("created", "time"),
+    Column("missing", "flag"),
+    Column("cycle", "flag"),
 )
 """``trace.to_frame()``: one row per link, event first, the execution last."""
 
@@ -155,9 +210,12 @@ def _view(chunk: pa.Array, dtype: str) -> np.ndarray:
         values: np.ndarray = chunk.fill_null(False).to_numpy(zero_copy_only=False)
         return values
     width = chunk.type.bit_width // 8
-    raw = np.frombuffer(chunk.buffers()[1], dtype=f"<i{width}" if width > 1 else "i1",
-                        count=chunk.offset + len(chunk))
-    return raw[chunk.offset:]
+    raw = np.frombuffer(
+        chunk.buffers()[1],
+        dtype=f"<i{width}" if width > 1 else "i1",
+        count=chunk.offset + len(chunk),
+    )
+    return raw[chunk.offset :]
 
 
 def _nulls(chunk: pa.Array) -> np.ndarray | bool:
@@ -185,8 +243,8 @@ class _Masked(_Sink):
         self.kind = kind
 
     def fill(self, at: int, chunk: pa.Array) -> None:
-        self.values[at:at + len(chunk)] = _view(chunk, str(self.values.dtype))
-        self.mask[at:at + len(chunk)] = _nulls(chunk)
+        self.values[at : at + len(chunk)] = _view(chunk, str(self.values.dtype))
+        self.mask[at : at + len(chunk)] = _nulls(chunk)
 
     def finish(self, rows: int) -> Any:
         values, mask = self.values[:rows], self.mask[:rows]
@@ -206,7 +264,7 @@ class _Time(_Sink):
     def fill(self, at: int, chunk: pa.Array) -> None:
         if not pa.types.is_timestamp(chunk.type):
             raise TypeError(f"expected a timestamp column, got {chunk.type}")
-        part = self.values[at:at + len(chunk)]
+        part = self.values[at : at + len(chunk)]
         np.multiply(_view(chunk, "int64"), _NS_PER[chunk.type.unit], out=part)
         part[_nulls(chunk)] = _NAT
 
@@ -226,12 +284,17 @@ class _Category(_Sink):
         self.codes = np.empty(n, dtype=np.int8)
 
     def fill(self, at: int, chunk: pa.Array) -> None:
-        encoded = chunk if pa.types.is_dictionary(chunk.type) else \
-            chunk.cast(pa.string()).dictionary_encode()
-        lookup = np.array([self.positions.get(v, -1) for v in encoded.dictionary.to_pylist()]
-                          + [-1], dtype=np.int8)
+        encoded = (
+            chunk
+            if pa.types.is_dictionary(chunk.type)
+            else chunk.cast(pa.string()).dictionary_encode()
+        )
+        lookup = np.array(
+            [self.positions.get(v, -1) for v in encoded.dictionary.to_pylist()] + [-1],
+            dtype=np.int8,
+        )
         indices = encoded.indices.fill_null(len(lookup) - 1).to_numpy(zero_copy_only=False)
-        self.codes[at:at + len(chunk)] = lookup[indices]
+        self.codes[at : at + len(chunk)] = lookup[indices]
 
     def finish(self, rows: int) -> Any:
         return pd.Categorical.from_codes(self.codes[:rows], dtype=self.dtype)
@@ -265,11 +328,12 @@ class _Objects(_Sink):
     def fill(self, at: int, chunk: pa.Array) -> None:
         if self.parse:  # JSON text (jsonb arrives as arrow.json over strings)
             storage = chunk.storage if isinstance(chunk, pa.ExtensionArray) else chunk
-            values: list[Any] = [None if text is None else json.loads(text)
-                                 for text in storage.to_pylist()]
-        else:           # arrays: Python lists
+            values: list[Any] = [
+                None if text is None else json.loads(text) for text in storage.to_pylist()
+            ]
+        else:  # arrays: Python lists
             values = chunk.to_pylist()
-        self.values[at:at + len(chunk)] = values
+        self.values[at : at + len(chunk)] = values
 
     def finish(self, rows: int) -> Any:
         return self.values[:rows]
@@ -351,8 +415,7 @@ class FrameBuilder:
                 parts.append(pd.Series(self._sinks[c.name].finish(self._filled), copy=False))
             if late is not None:
                 parts.append(pd.Series(late.pop(c.name), copy=False))
-            columns[c.name] = parts[0] if len(parts) == 1 else pd.concat(
-                parts, ignore_index=True)
+            columns[c.name] = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
         self._sinks = None
         return finish(pd.DataFrame(columns, copy=False), self.layout)
 
@@ -360,7 +423,7 @@ class FrameBuilder:
 def from_arrow(table: pa.Table | pa.RecordBatch, layout: Layout) -> pd.DataFrame:
     """A frame of ``layout`` from one Arrow table (or batch) of its queried columns."""
     builder = FrameBuilder(layout)
-    for batch in (table.to_batches() if isinstance(table, pa.Table) else [table]):
+    for batch in table.to_batches() if isinstance(table, pa.Table) else [table]:
         builder.add(batch)
     return builder.frame()
 

@@ -21,6 +21,7 @@ from attune_nb.style import STATUS_COLOURS
 
 __all__ = ["ExecutionNode", "build_tree"]
 
+
 @dataclass(eq=False)
 class ExecutionNode:
     """One execution in a workflow tree, with its child tasks in creation order.
@@ -97,8 +98,9 @@ class ExecutionNode:
 
     def __repr__(self) -> str:
         e = self.execution
-        return (f"<ExecutionNode {e.id} {e.action_ref} {e.status.value}, "
-                f"{len(self) - 1} descendants>")
+        return (
+            f"<ExecutionNode {e.id} {e.action_ref} {e.status.value}, {len(self) - 1} descendants>"
+        )
 
     def _repr_html_(self) -> str:
         parts: list[str] = ["<ul style='list-style:none;padding-left:0'>"]
@@ -111,11 +113,14 @@ class ExecutionNode:
                 continue
             e = item.execution
             colour = STATUS_COLOURS[e.status]
-            flags = (" <em>orphan</em>" if item.orphan else "") + \
-                    (" <em>loop cut</em>" if item.cycle else "")
-            parts.append(f"<li><code>{e.id}</code> {html.escape(e.action_ref)} "
-                         f'<span style="color:{colour};font-weight:600">{e.status.value}</span>'
-                         f"{flags}")
+            flags = (" <em>orphan</em>" if item.orphan else "") + (
+                " <em>loop cut</em>" if item.cycle else ""
+            )
+            parts.append(
+                f"<li><code>{e.id}</code> {html.escape(e.action_ref)} "
+                f'<span style="color:{colour};font-weight:600">{e.status.value}</span>'
+                f"{flags}"
+            )
             stack.append("</li>")
             if item.children:
                 stack.append("</ul>")
@@ -150,9 +155,13 @@ def build_tree(frame: pd.DataFrame) -> ExecutionNode:
     nodes: dict[int, ExecutionNode] = {}
     root: ExecutionNode | None = None
     for row in frame.to_dict("records"):
-        node = ExecutionNode(execution_from_series(row), depth=int(row["depth"]),
-                             orphan=bool(row["orphan"]), cycle=bool(row["cycle"]),
-                             _frame=frame)
+        node = ExecutionNode(
+            execution_from_series(row),
+            depth=int(row["depth"]),
+            orphan=bool(row["orphan"]),
+            cycle=bool(row["cycle"]),
+            _frame=frame,
+        )
         nodes[node.id] = node
         if node.depth == 0:
             root = node

@@ -47,18 +47,27 @@ class InquiryRepository:
     def execution_column(self) -> str:
         """``created_by_execution``, or ``execution`` in older Attune schemas (probed once)."""
         if self._execution_column is None:
-            names = self.db.scalar(
-                "SELECT array_agg(column_name::text) FROM information_schema.columns "
-                "WHERE table_schema = 'attune' AND table_name = 'inquiry'") or []
-            self._execution_column = ("created_by_execution" if "created_by_execution" in names
-                                      else "execution")
+            names = (
+                self.db.scalar(
+                    "SELECT array_agg(column_name::text) FROM information_schema.columns "
+                    "WHERE table_schema = 'attune' AND table_name = 'inquiry'"
+                )
+                or []
+            )
+            self._execution_column = (
+                "created_by_execution" if "created_by_execution" in names else "execution"
+            )
         return self._execution_column
 
     def _table(self) -> sa.Table:
         if self.execution_column == "created_by_execution":
             return t.inquiry
-        columns = [sa.Column("execution", sa.BigInteger) if c.name == "created_by_execution"
-                   else sa.Column(c.name, c.type) for c in t.inquiry.columns]
+        columns = [
+            sa.Column("execution", sa.BigInteger)
+            if c.name == "created_by_execution"
+            else sa.Column(c.name, c.type)
+            for c in t.inquiry.columns
+        ]
         return sa.Table("inquiry", sa.MetaData(schema="attune"), *columns)
 
     def _row(self, row: Any) -> Inquiry:
@@ -76,8 +85,9 @@ class InquiryRepository:
             raise InquiryNotFound(inquiry_id)
         return self._row(row)
 
-    def frame(self, *, limit: int | None = 1000, offset: int = 0,
-              **filters: Unpack[InquiryFilters]) -> pd.DataFrame:
+    def frame(
+        self, *, limit: int | None = 1000, offset: int = 0, **filters: Unpack[InquiryFilters]
+    ) -> pd.DataFrame:
         """Inquiries as a DataFrame (:data:`~attune_nb.frames.INQUIRY_COLUMNS`), newest first.
 
         Filters (each one value or a list; combined with AND): ``status``,
@@ -89,15 +99,24 @@ class InquiryRepository:
         """
         table = self._table()
         where = inquiry_where(dict(filters), table, self.execution_column)
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
-                                  or limit < 0):
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
             raise InvalidFilter("limit", limit, "a whole number >= 0, or None")
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise InvalidFilter("offset", offset, "a whole number >= 0")
-        cols = [table.c[self.execution_column].label("execution") if c.name == "execution"
-                else table.c[c.name] for c in INQUIRY_COLUMNS]
-        stmt = (sa.select(*cols).where(*where)
-                .order_by(table.c.created.desc(), table.c.id.desc()).offset(offset))
+        cols = [
+            table.c[self.execution_column].label("execution")
+            if c.name == "execution"
+            else table.c[c.name]
+            for c in INQUIRY_COLUMNS
+        ]
+        stmt = (
+            sa.select(*cols)
+            .where(*where)
+            .order_by(table.c.created.desc(), table.c.id.desc())
+            .offset(offset)
+        )
         if limit is not None:
             stmt = stmt.limit(limit)
         return self.db.read(stmt, INQUIRY_COLUMNS, desc="reading inquiries")
@@ -109,13 +128,17 @@ class InquiryRepository:
         12
         """
         table = self._table()
-        stmt = sa.select(sa.func.count()).select_from(table).where(
-            *inquiry_where(dict(filters), table, self.execution_column))
+        stmt = (
+            sa.select(sa.func.count())
+            .select_from(table)
+            .where(*inquiry_where(dict(filters), table, self.execution_column))
+        )
         with self.db.transaction() as conn:
             return int(conn.execute(stmt).scalar_one())
 
-    def respond(self, inquiry_id: int, response: Any, /, *,
-                responder: int | None = None) -> Inquiry:
+    def respond(
+        self, inquiry_id: int, response: Any, /, *, responder: int | None = None
+    ) -> Inquiry:
         """Answer a pending inquiry; return it, now ``responded``.
 
         The response must satisfy the inquiry's ``response_schema`` (JSON Schema) and,
@@ -134,34 +157,48 @@ class InquiryRepository:
         messages = validate_response(inquiry, response)
         if inquiry.assigned_to is not None and responder != inquiry.assigned_to:
             who = "nobody (pass responder=…)" if responder is None else f"identity {responder}"
-            messages.append(f"only the assignee (identity {inquiry.assigned_to}) may respond, "
-                            f"not {who}")
+            messages.append(
+                f"only the assignee (identity {inquiry.assigned_to}) may respond, not {who}"
+            )
         if responder is not None and not self.db.scalar(
-                "SELECT EXISTS (SELECT 1 FROM attune.identity WHERE id = :id)", id=responder):
+            "SELECT EXISTS (SELECT 1 FROM attune.identity WHERE id = :id)", id=responder
+        ):
             messages.append(f"there is no identity {responder}")
         if messages:
             raise InvalidResponse(inquiry.id, response, messages)
         table = self._table()
-        stmt = (table.update()
-                .where(table.c.id == inquiry.id, table.c.status == "pending",
-                       sa.or_(table.c.timeout_at.is_(None), table.c.timeout_at > sa.func.now()))
-                .values(status="responded", response=response, responded_at=sa.func.now(),
-                        responded_by=responder)
-                .returning(*table.c))
+        stmt = (
+            table.update()
+            .where(
+                table.c.id == inquiry.id,
+                table.c.status == "pending",
+                sa.or_(table.c.timeout_at.is_(None), table.c.timeout_at > sa.func.now()),
+            )
+            .values(
+                status="responded",
+                response=response,
+                responded_at=sa.func.now(),
+                responded_by=responder,
+            )
+            .returning(*table.c)
+        )
         with self.db.transaction() as conn:
             row = conn.execute(stmt).mappings().first()
             if row is None:
-                now = conn.execute(sa.select(table.c.status, table.c.timeout_at,
-                                             sa.func.now().label("now"))
-                                   .where(table.c.id == inquiry.id)).first()
+                now = conn.execute(
+                    sa.select(table.c.status, table.c.timeout_at, sa.func.now().label("now")).where(
+                        table.c.id == inquiry.id
+                    )
+                ).first()
         if row is not None:
             return self._row(row)
         if now is None:
             raise InquiryNotFound(inquiry.id)
         if now.status != "pending":
             raise InquiryClosed(inquiry.id, str(now.status), f"it is {now.status}")
-        raise InquiryClosed(inquiry.id, "pending",
-                            f"it timed out at {now.timeout_at:%Y-%m-%d %H:%M:%S %Z}")
+        raise InquiryClosed(
+            inquiry.id, "pending", f"it timed out at {now.timeout_at:%Y-%m-%d %H:%M:%S %Z}"
+        )
 
 
 def validate_response(inquiry: Inquiry, response: Any) -> list[str]:
@@ -171,8 +208,10 @@ def validate_response(inquiry: Inquiry, response: Any) -> list[str]:
     messages: list[str] = []
     if inquiry.response_schema:
         validator = jsonschema.Draft202012Validator(inquiry.response_schema)
-        messages += [error.message for error in
-                     sorted(validator.iter_errors(response), key=lambda e: list(e.path))]
+        messages += [
+            error.message
+            for error in sorted(validator.iter_errors(response), key=lambda e: list(e.path))
+        ]
     options = inquiry.response_options or []
     if options:
         chosen: Any = None

@@ -53,17 +53,19 @@ S = ExecutionStatus
 _ORDER = {status: i for i, status in enumerate(ExecutionStatus)}
 
 TERMINAL: frozenset[ExecutionStatus] = frozenset(
-    {S.COMPLETED, S.FAILED, S.TIMEOUT, S.CANCELLED, S.ABANDONED})
+    {S.COMPLETED, S.FAILED, S.TIMEOUT, S.CANCELLED, S.ABANDONED}
+)
 ACTIVE: frozenset[ExecutionStatus] = frozenset(
-    {S.REQUESTED, S.SCHEDULING, S.SCHEDULED, S.RUNNING, S.CANCELING})
+    {S.REQUESTED, S.SCHEDULING, S.SCHEDULED, S.RUNNING, S.CANCELING}
+)
 
 ALLOWED_TRANSITIONS: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
     S.REQUESTED: frozenset({S.SCHEDULING, S.CANCELLED, S.ABANDONED}),
-    S.SCHEDULING: frozenset({S.REQUESTED, S.SCHEDULED, S.RUNNING, S.FAILED, S.CANCELLED,
-                             S.ABANDONED}),
+    S.SCHEDULING: frozenset(
+        {S.REQUESTED, S.SCHEDULED, S.RUNNING, S.FAILED, S.CANCELLED, S.ABANDONED}
+    ),
     S.SCHEDULED: frozenset({S.REQUESTED, S.RUNNING, S.FAILED, S.CANCELLED, S.ABANDONED}),
-    S.RUNNING: frozenset({S.COMPLETED, S.FAILED, S.TIMEOUT, S.CANCELING, S.CANCELLED,
-                          S.ABANDONED}),
+    S.RUNNING: frozenset({S.COMPLETED, S.FAILED, S.TIMEOUT, S.CANCELING, S.CANCELLED, S.ABANDONED}),
     S.CANCELING: frozenset({S.CANCELLED}),
     **{terminal: frozenset() for terminal in TERMINAL},
 }
@@ -82,8 +84,9 @@ def parse_status(value: object) -> ExecutionStatus:
     raise InvalidStatus(value, [s.value for s in ExecutionStatus])
 
 
-def check_transition(current: object, requested: object, *,
-                     execution_id: int | None = None) -> None:
+def check_transition(
+    current: object, requested: object, *, execution_id: int | None = None
+) -> None:
     """Raise :class:`InvalidTransition` unless ``current -> requested`` is allowed.
 
     ``execution_id``, when given, is named by the error.
@@ -91,6 +94,9 @@ def check_transition(current: object, requested: object, *,
     now, to = parse_status(current), parse_status(requested)
     allowed = ALLOWED_TRANSITIONS[now]
     if to not in allowed:
-        raise InvalidTransition(now.value, to.value,
-                                sorted((s.value for s in allowed), key=lambda v: _ORDER[S(v)]),
-                                execution_id=execution_id)
+        raise InvalidTransition(
+            now.value,
+            to.value,
+            sorted((s.value for s in allowed), key=lambda v: _ORDER[S(v)]),
+            execution_id=execution_id,
+        )

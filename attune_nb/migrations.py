@@ -49,7 +49,7 @@ class Migration:
 
 
 def migrations_dir() -> Path:
-    """The folder holding the migration files (the checkout's ``migrations/`` or the installed copy)."""
+    """The folder of the migration files: the checkout's ``migrations/``, or the installed copy."""
     checkout = Path(__file__).resolve().parent.parent / "migrations"
     if checkout.is_dir():
         return checkout
@@ -77,7 +77,7 @@ def applied_migrations(db: Engine) -> dict[str, str]:
         if conn.execute(sa.text("SELECT to_regclass(:t)"), {"t": LEDGER}).scalar() is None:
             return {}
         rows = conn.execute(sa.text(f"SELECT name, checksum FROM {LEDGER} ORDER BY version"))
-        return {name: checksum for name, checksum in rows}
+        return dict(rows.all())
 
 
 def migrate(db: Engine, *, directory: Path | None = None) -> list[str]:
@@ -103,8 +103,7 @@ def _migrate_locked(conn: sa.Connection, files: list[Migration], url: str) -> li
     has_attune = conn.execute(sa.text("SELECT to_regnamespace('attune')")).scalar() is not None
     applied: dict[str, str] = {}
     if has_ledger:
-        applied = {name: checksum for name, checksum in
-                   conn.execute(sa.text(f"SELECT name, checksum FROM {LEDGER}"))}
+        applied = dict(conn.execute(sa.text(f"SELECT name, checksum FROM {LEDGER}")).all())
     conn.commit()
     if has_attune and not applied:
         raise MigrationError(
@@ -130,11 +129,13 @@ def _migrate_locked(conn: sa.Connection, files: list[Migration], url: str) -> li
         try:
             with conn.begin():
                 conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {LEDGER_SCHEMA}"))
-                conn.execute(sa.text(
-                    f"CREATE TABLE IF NOT EXISTS {LEDGER} (version INTEGER PRIMARY KEY, "
-                    "name TEXT NOT NULL UNIQUE, checksum TEXT NOT NULL, "
-                    "applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW())"
-                ))
+                conn.execute(
+                    sa.text(
+                        f"CREATE TABLE IF NOT EXISTS {LEDGER} (version INTEGER PRIMARY KEY, "
+                        "name TEXT NOT NULL UNIQUE, checksum TEXT NOT NULL, "
+                        "applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW())"
+                    )
+                )
                 # The raw cursor runs the whole file as written (no parameter parsing).
                 with conn.connection.dbapi_connection.cursor() as cur:  # type: ignore[union-attr]
                     cur.execute(migration.sql)

@@ -59,8 +59,9 @@ class Execution:
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> Execution:
         refs = row.get("permission_set_refs") or ()
-        return _from_mapping(cls, row, status=ExecutionStatus(row["status"]),
-                             permission_set_refs=tuple(refs))
+        return _from_mapping(
+            cls, row, status=ExecutionStatus(row["status"]), permission_set_refs=tuple(refs)
+        )
 
     @property
     def is_terminal(self) -> bool:
@@ -101,19 +102,26 @@ class Inquiry:
 class TraceLink:
     """One link of a trace: what it is, its id and ref, and whether the row still exists."""
 
-    kind: str                  # event, enforcement, rule, root, execution
+    kind: str  # event, enforcement, rule, root, execution
     id: int | None
     ref: str | None = None
     status: str | None = None
     created: datetime | None = None
-    missing: bool = False      # referenced, but the row is gone (retention)
-    cycle: bool = False        # the parent chain loops back here (corrupted data): cut
+    missing: bool = False  # referenced, but the row is gone (retention)
+    cycle: bool = False  # the parent chain loops back here (corrupted data): cut
 
     def __repr__(self) -> str:
         what = f"{self.kind} {self.id}" if self.id is not None else f"{self.kind} (none)"
         ref = f" {self.ref}" if self.ref else ""
-        state = (" MISSING" if self.missing else " LOOP" if self.cycle
-                 else f" {self.status}" if self.status else "")
+        state = (
+            " MISSING"
+            if self.missing
+            else " LOOP"
+            if self.cycle
+            else f" {self.status}"
+            if self.status
+            else ""
+        )
         return f"<{what}{ref}{state}>"
 
 
@@ -141,9 +149,13 @@ class Trace:
         """The links as a frame (:data:`~attune_nb.frames.TRACE_COLUMNS`), event first."""
         from attune_nb.frames import TRACE_COLUMNS, records_frame
 
-        return records_frame([(link.kind, link.id, link.ref, link.status, link.created,
-                               link.missing, link.cycle) for link in self.links],
-                             TRACE_COLUMNS)
+        return records_frame(
+            [
+                (link.kind, link.id, link.ref, link.status, link.created, link.missing, link.cycle)
+                for link in self.links
+            ],
+            TRACE_COLUMNS,
+        )
 
     def __repr__(self) -> str:
         return " -> ".join(repr(link) for link in self.links)

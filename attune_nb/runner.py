@@ -56,19 +56,30 @@ def run_notebook(path: Path, *, output: Path | None, timeout: int = 600) -> Note
 
     started = time.perf_counter()
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     error: NotebookError | None = None
     try:
         client.execute()
     except CellExecutionError as exc:
         cell_index = next(
-            (i for i, cell in enumerate(notebook.cells)
-             if any(o.get("output_type") == "error" for o in cell.get("outputs", []))),
+            (
+                i
+                for i, cell in enumerate(notebook.cells)
+                if any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+            ),
             None,
         )
-        error = NotebookError(str(path), cell_index=cell_index, ename=exc.ename or "Error",
-                              evalue=exc.evalue or str(exc).splitlines()[0])
+        error = NotebookError(
+            str(path),
+            cell_index=cell_index,
+            ename=exc.ename or "Error",
+            evalue=exc.evalue or str(exc).splitlines()[0],
+        )
     if output is None:
         if error is None:
             nbformat.write(notebook, path)
@@ -82,8 +93,13 @@ def run_notebook(path: Path, *, output: Path | None, timeout: int = 600) -> Note
     return NotebookRun(path, executed, html, time.perf_counter() - started, error)
 
 
-def run_notebooks(directory: Path | None = None, *, output: Path | None, url: str | None = None,
-                  timeout: int = 600) -> list[NotebookRun]:
+def run_notebooks(
+    directory: Path | None = None,
+    *,
+    output: Path | None,
+    url: str | None = None,
+    timeout: int = 600,
+) -> list[NotebookRun]:
     """Execute every ``*.ipynb`` of ``directory`` in name order against ``url``.
 
     >>> runs = run_notebooks(output=Path("runs"))     # doctest: +SKIP

@@ -14,14 +14,26 @@ __all__ = ["enforcement", "event", "execution", "execution_history", "inquiry", 
 
 metadata = sa.MetaData(schema="attune")
 
-STATUS = ENUM(*[s.value for s in ExecutionStatus], name="execution_status_enum",
-              schema="attune", create_type=False)
-INQUIRY_STATUS = ENUM("pending", "responded", "timeout", "cancelled", name="inquiry_status_enum",
-                      schema="attune", create_type=False)
+STATUS = ENUM(
+    *[s.value for s in ExecutionStatus],
+    name="execution_status_enum",
+    schema="attune",
+    create_type=False,
+)
+INQUIRY_STATUS = ENUM(
+    "pending",
+    "responded",
+    "timeout",
+    "cancelled",
+    name="inquiry_status_enum",
+    schema="attune",
+    create_type=False,
+)
 TZ = sa.DateTime(timezone=True)
 
 execution = sa.Table(
-    "execution", metadata,
+    "execution",
+    metadata,
     sa.Column("id", sa.BigInteger, primary_key=True),
     sa.Column("action", sa.BigInteger),
     sa.Column("action_ref", sa.Text, nullable=False),
@@ -47,7 +59,8 @@ execution = sa.Table(
 )
 
 execution_history = sa.Table(
-    "execution_history", metadata,
+    "execution_history",
+    metadata,
     sa.Column("time", TZ, nullable=False),
     sa.Column("operation", sa.Text, nullable=False),
     sa.Column("entity_id", sa.BigInteger, nullable=False),
@@ -58,7 +71,8 @@ execution_history = sa.Table(
 )
 
 enforcement = sa.Table(
-    "enforcement", metadata,
+    "enforcement",
+    metadata,
     sa.Column("id", sa.BigInteger, primary_key=True),
     sa.Column("rule", sa.BigInteger),
     sa.Column("rule_ref", sa.Text),
@@ -70,7 +84,8 @@ enforcement = sa.Table(
 )
 
 event = sa.Table(
-    "event", metadata,
+    "event",
+    metadata,
     sa.Column("id", sa.BigInteger),
     sa.Column("trigger", sa.BigInteger),
     sa.Column("trigger_ref", sa.Text),
@@ -81,7 +96,8 @@ event = sa.Table(
 )
 
 rule = sa.Table(
-    "rule", metadata,
+    "rule",
+    metadata,
     sa.Column("id", sa.BigInteger, primary_key=True),
     sa.Column("ref", sa.Text),
     sa.Column("action_ref", sa.Text),
@@ -91,7 +107,8 @@ rule = sa.Table(
 )
 
 inquiry = sa.Table(
-    "inquiry", metadata,
+    "inquiry",
+    metadata,
     sa.Column("id", sa.BigInteger, primary_key=True),
     sa.Column("created_by_execution", sa.BigInteger),
     sa.Column("prompt", sa.Text),

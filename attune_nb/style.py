@@ -20,18 +20,20 @@ __all__ = ["STATUS_COLOURS", "status_colour"]
 
 S = ExecutionStatus
 
-STATUS_COLOURS = MappingProxyType({
-    S.REQUESTED: "#6c757d",   # waiting: greys
-    S.SCHEDULING: "#adb5bd",
-    S.SCHEDULED: "#17a2b8",   # handed to a worker: teal
-    S.RUNNING: "#007bff",     # blue
-    S.COMPLETED: "#28a745",   # green
-    S.FAILED: "#dc3545",      # red
-    S.CANCELING: "#ffc107",   # amber while it stops, orange once stopped
-    S.CANCELLED: "#fd7e14",
-    S.TIMEOUT: "#a71d2a",     # a darker red than failed
-    S.ABANDONED: "#6f42c1",   # purple: the supervisor gave up on it
-})
+STATUS_COLOURS = MappingProxyType(
+    {
+        S.REQUESTED: "#6c757d",  # waiting: greys
+        S.SCHEDULING: "#adb5bd",
+        S.SCHEDULED: "#17a2b8",  # handed to a worker: teal
+        S.RUNNING: "#007bff",  # blue
+        S.COMPLETED: "#28a745",  # green
+        S.FAILED: "#dc3545",  # red
+        S.CANCELING: "#ffc107",  # amber while it stops, orange once stopped
+        S.CANCELLED: "#fd7e14",
+        S.TIMEOUT: "#a71d2a",  # a darker red than failed
+        S.ABANDONED: "#6f42c1",  # purple: the supervisor gave up on it
+    }
+)
 """The colour of each :class:`~attune_nb.lifecycle.ExecutionStatus` (CSS hex), in enum order."""
 
 

@@ -32,7 +32,8 @@ def trace(db: Engine, execution_id: int) -> Trace:
             raise ExecutionNotFound(execution_id)
         execution = Execution.from_row(row)
         # The top-level workflow root: one recursive query up the parent chain.
-        top = conn.execute(sa.text("""
+        top = conn.execute(
+            sa.text("""
             WITH RECURSIVE up(id, parent, depth, path) AS (
                 SELECT id, parent, 0, ARRAY[id] FROM attune.execution WHERE id = :id
                 UNION ALL
@@ -41,10 +42,16 @@ def trace(db: Engine, execution_id: int) -> Trace:
                 WHERE NOT p.id = ANY(u.path)
             )
             SELECT id, parent, path FROM up ORDER BY depth DESC LIMIT 1"""),
-            {"id": execution_id}).one()
+            {"id": execution_id},
+        ).one()
         looped = top.parent is not None and top.parent in top.path
-        root = execution if top.id == execution.id else Execution.from_row(
-            conn.execute(sa.select(e).where(e.c.id == top.id)).mappings().one())
+        root = (
+            execution
+            if top.id == execution.id
+            else Execution.from_row(
+                conn.execute(sa.select(e).where(e.c.id == top.id)).mappings().one()
+            )
+        )
         links: list[TraceLink] = []
         enforcement_id = execution.enforcement or root.enforcement
         enforcement = None
@@ -53,8 +60,9 @@ def trace(db: Engine, execution_id: int) -> Trace:
         event_id = enforcement.event if enforcement is not None else None
         event = None
         if event_id is not None:
-            event = conn.execute(sa.select(ev).where(ev.c.id == event_id)
-                                 .order_by(ev.c.created.desc()).limit(1)).first()
+            event = conn.execute(
+                sa.select(ev).where(ev.c.id == event_id).order_by(ev.c.created.desc()).limit(1)
+            ).first()
         rule = None
         if enforcement is not None and enforcement.rule is not None:
             rule = conn.execute(sa.select(rl).where(rl.c.id == enforcement.rule)).first()
@@ -63,13 +71,26 @@ def trace(db: Engine, execution_id: int) -> Trace:
     elif event_id is not None:
         links.append(TraceLink("event", event_id, missing=True))
     if enforcement is not None:
-        links.append(TraceLink("enforcement", enforcement.id, enforcement.rule_ref,
-                               enforcement.status, enforcement.created))
+        links.append(
+            TraceLink(
+                "enforcement",
+                enforcement.id,
+                enforcement.rule_ref,
+                enforcement.status,
+                enforcement.created,
+            )
+        )
         if rule is not None:
             links.append(TraceLink("rule", rule.id, rule.ref, None, rule.created))
         else:
-            links.append(TraceLink("rule", enforcement.rule, enforcement.rule_ref,
-                                   missing=enforcement.rule is not None))
+            links.append(
+                TraceLink(
+                    "rule",
+                    enforcement.rule,
+                    enforcement.rule_ref,
+                    missing=enforcement.rule is not None,
+                )
+            )
     elif enforcement_id is not None:
         links.append(TraceLink("enforcement", enforcement_id, missing=True))
     if looped:  # the chain comes back to a row already on it: cut there, flagged
@@ -78,6 +99,13 @@ def trace(db: Engine, execution_id: int) -> Trace:
         links.append(TraceLink("parent", top.parent, missing=True))
     if root.id != execution.id:
         links.append(TraceLink("root", root.id, root.action_ref, root.status.value, root.created))
-    links.append(TraceLink("execution", execution.id, execution.action_ref,
-                           execution.status.value, execution.created))
+    links.append(
+        TraceLink(
+            "execution",
+            execution.id,
+            execution.action_ref,
+            execution.status.value,
+            execution.created,
+        )
+    )
     return Trace(execution, tuple(links))

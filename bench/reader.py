@@ -1,4 +1,4 @@
-"""Benchmark: the bulk reader, ``executions.frame(limit=None)``, against its limit and the naive way.
+"""Benchmark: the bulk reader, ``executions.frame(limit=None)``, against its limit and naive way.
 
 On N seeded executions (default 1,000,000), in one run, each reader in its own
 process (so peak memory is its own), the same query, columns and order:
@@ -27,8 +27,8 @@ import sys
 import time
 from typing import Any
 
-GOAL_VS_ADBC = 1.15      # frame(limit=None) within 1.15 x of the raw ADBC read
-GOAL_MEMORY = 1.5        # peak memory at most 1.5 x the final frame
+GOAL_VS_ADBC = 1.15  # frame(limit=None) within 1.15 x of the raw ADBC read
+GOAL_MEMORY = 1.5  # peak memory at most 1.5 x the final frame
 READERS = ("ours", "adbc", "adbc_arrow_dtype", "read_sql")
 
 
@@ -76,14 +76,23 @@ def worker(name: str, url: str, sql: str) -> dict[str, Any]:
         raise SystemExit(f"unknown reader {name}")
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"reader": name, "seconds": seconds, "rows": len(frame),
-            "frame_bytes": int(frame.memory_usage(deep=True).sum()),
-            "peak_above_base": peak - base}
+    return {
+        "reader": name,
+        "seconds": seconds,
+        "rows": len(frame),
+        "frame_bytes": int(frame.memory_usage(deep=True).sum()),
+        "peak_above_base": peak - base,
+    }
 
 
 def _run(name: str, url: str, sql: str) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, __file__, "--worker", name, "--url", url],
-                         input=sql, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", name, "--url", url],
+        input=sql,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -108,8 +117,9 @@ def main() -> None:
         print(json.dumps(worker(args.worker, args.url, sys.stdin.read())))
         return
 
-    import attune_nb
     from attune_nb.demo import seed
+
+    import attune_nb
     from attune_nb.testing import ThrowawayServer
 
     with ThrowawayServer() as server:
@@ -117,8 +127,9 @@ def main() -> None:
         db = attune_nb.connect(url)
         started = time.perf_counter()
         seed(db, executions=args.executions, random_seed=42)
-        print(f"setup: seeded {args.executions:,} executions in "
-              f"{time.perf_counter() - started:.1f} s")
+        print(
+            f"setup: seeded {args.executions:,} executions in {time.perf_counter() - started:.1f} s"
+        )
         sql = _frame_sql(db)
         db.close()
         results: dict[str, list[dict[str, Any]]] = {}
@@ -127,28 +138,33 @@ def main() -> None:
                 results.setdefault(name, []).append(_run(name, url, sql))
     rows = {name: runs[0]["rows"] for name, runs in results.items()}
     assert len(set(rows.values())) == 1, f"the readers disagree on the row count: {rows}"
-    median = {name: statistics.median(r["seconds"] for r in runs)
-              for name, runs in results.items()}
-    print(f"{rows['ours'] if 'ours' in rows else next(iter(rows.values())):,} rows, "
-          f"median of {args.repeat} runs, each reader in its own process:")
+    median = {name: statistics.median(r["seconds"] for r in runs) for name, runs in results.items()}
+    print(
+        f"{rows['ours'] if 'ours' in rows else next(iter(rows.values())):,} rows, "
+        f"median of {args.repeat} runs, each reader in its own process:"
+    )
     print(f"{'reader':<18} {'time':>8} {'vs adbc':>8} {'frame':>9} {'peak/frame':>11}")
     for name, runs in results.items():
         frame_mib = runs[0]["frame_bytes"] / 2**20
         peak = statistics.median(r["peak_above_base"] / r["frame_bytes"] for r in runs)
         ratio = median[name] / median["adbc"] if "adbc" in median else float("nan")
-        print(f"{name:<18} {median[name]:>7.2f}s {ratio:>7.2f}x {frame_mib:>6.0f} MiB "
-              f"{peak:>10.2f}x")
+        print(
+            f"{name:<18} {median[name]:>7.2f}s {ratio:>7.2f}x {frame_mib:>6.0f} MiB {peak:>10.2f}x"
+        )
     if "ours" in median and "adbc" in median:
         ratio = median["ours"] / median["adbc"]
-        peak = statistics.median(r["peak_above_base"] / r["frame_bytes"]
-                                 for r in results["ours"])
-        print(f"goal: ours within {GOAL_VS_ADBC} x of adbc: {ratio:.2f} x "
-              f"({'met' if ratio <= GOAL_VS_ADBC else 'NOT met'}); peak memory at most "
-              f"{GOAL_MEMORY} x the frame: {peak:.2f} x "
-              f"({'met' if peak <= GOAL_MEMORY else 'NOT met'})")
+        peak = statistics.median(r["peak_above_base"] / r["frame_bytes"] for r in results["ours"])
+        print(
+            f"goal: ours within {GOAL_VS_ADBC} x of adbc: {ratio:.2f} x "
+            f"({'met' if ratio <= GOAL_VS_ADBC else 'NOT met'}); peak memory at most "
+            f"{GOAL_MEMORY} x the frame: {peak:.2f} x "
+            f"({'met' if peak <= GOAL_MEMORY else 'NOT met'})"
+        )
     if "ours" in median and "read_sql" in median:
-        print(f"read_sql of the same columns: {median['read_sql'] / median['ours']:.1f} x "
-              "slower than ours")
+        print(
+            f"read_sql of the same columns: {median['read_sql'] / median['ours']:.1f} x "
+            "slower than ours"
+        )
 
 
 if __name__ == "__main__":

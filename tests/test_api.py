@@ -61,7 +61,7 @@ def test_all_is_sorted_and_unique() -> None:
 @pytest.mark.parametrize("name", PUBLIC)
 def test_public_name_is_importable_and_documented(name: str) -> None:
     namespace: dict[str, object] = {}
-    exec(f"from attune_nb import {name}", namespace)  # noqa: S102 - the import is the test
+    exec(f"from attune_nb import {name}", namespace)
     obj = namespace[name]
     assert obj is getattr(attune_nb, name)
     # a class's __doc__ is its own (None when absent), never inherited from a base
@@ -70,13 +70,20 @@ def test_public_name_is_importable_and_documented(name: str) -> None:
 
 def test_star_import_gives_exactly_all() -> None:
     namespace: dict[str, object] = {}
-    exec("from attune_nb import *", namespace)  # noqa: S102 - the import is the test
+    exec("from attune_nb import *", namespace)
     assert sorted(k for k in namespace if k != "__builtins__") == PUBLIC
 
 
-@pytest.mark.parametrize("name", [n for n in PUBLIC if n[0].isupper()
-                                  and isinstance(getattr(attune_nb, n), type)
-                                  and issubclass(getattr(attune_nb, n), BaseException)])
+@pytest.mark.parametrize(
+    "name",
+    [
+        n
+        for n in PUBLIC
+        if n[0].isupper()
+        and isinstance(getattr(attune_nb, n), type)
+        and issubclass(getattr(attune_nb, n), BaseException)
+    ],
+)
 def test_public_errors_and_warnings_share_one_base_each(name: str) -> None:
     cls = getattr(attune_nb, name)
     if issubclass(cls, Warning):
@@ -96,23 +103,43 @@ PACKAGE = Path(attune_nb.__file__).resolve().parent
 # repositories) sits above them.
 RANKS: dict[str, int] = {
     # 0: errors and the lifecycle
-    "errors": 0, "lifecycle": 0,
+    "errors": 0,
+    "lifecycle": 0,
     # 1: frame layouts, records, hierarchies, the shared look
-    "frames": 1, "records": 1, "hierarchy": 1, "style": 1,
+    "frames": 1,
+    "records": 1,
+    "hierarchy": 1,
+    "style": 1,
     # 2: pure analysis and charts, the pure demo simulation
-    "analysis": 2, "charts": 2, "demo.catalogue": 2, "demo.simulation": 2,
+    "analysis": 2,
+    "charts": 2,
+    "demo.catalogue": 2,
+    "demo.simulation": 2,
     # 3: table descriptions and filters (SQLAlchemy Core, no connection)
-    "schema": 3, "filters": 3,
+    "schema": 3,
+    "filters": 3,
     # 4: the database layer: driver errors, the engine, the bulk reader, migrations
-    "driver": 4, "_reader": 4, "engine": 4, "embedded": 4, "migrations": 4,
+    "driver": 4,
+    "_reader": 4,
+    "engine": 4,
+    "embedded": 4,
+    "migrations": 4,
     # 5: repositories (all SQL about Attune's rows), the demo loader
-    "repository": 5, "inquiries": 5, "trace": 5, "demo.load": 5, "demo": 5, "seed": 5,
+    "repository": 5,
+    "inquiries": 5,
+    "trace": 5,
+    "demo.load": 5,
+    "demo": 5,
+    "seed": 5,
     # 6: the facade
     "db": 6,
     # 7: widgets
     "widgets": 7,
     # 8: command line, notebook runner, test helpers, the package's public surface
-    "cli": 8, "runner": 8, "testing": 8, "__init__": 8,
+    "cli": 8,
+    "runner": 8,
+    "testing": 8,
+    "__init__": 8,
 }
 DRIVERS = {"sqlalchemy", "psycopg2", "adbc_driver_postgresql", "adbc_driver_manager"}
 # Only ranks 3 to 6 talk to the database (STYLE.md rule 1); testing creates databases.
@@ -141,8 +168,9 @@ def _rank(module: str) -> int:
 
 
 def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
-        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _imports(tree: ast.Module, module: str = "m") -> set[str]:
@@ -161,7 +189,7 @@ def _imports(tree: ast.Module, module: str = "m") -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = ["attune_nb", *package[:len(package) - node.level + 1]]
+                base = ["attune_nb", *package[: len(package) - node.level + 1]]
                 source = ".".join(base + ([node.module] if node.module else []))
             else:
                 source = node.module or ""
@@ -196,9 +224,11 @@ def test_every_module_has_a_rank() -> None:
 @pytest.mark.parametrize("module", sorted(_modules()))
 def test_imports_point_down_the_ranks(module: str) -> None:
     rank = _rank(module)
-    upward = {imported: _rank(imported)
-              for imported in _package_imports(module, _modules()[module])
-              if _rank(imported) > rank}
+    upward = {
+        imported: _rank(imported)
+        for imported in _package_imports(module, _modules()[module])
+        if _rank(imported) > rank
+    }
     assert not upward, f"attune_nb.{module} (rank {rank}) imports higher ranks: {upward}"
 
 
@@ -211,7 +241,7 @@ def test_no_import_cycles() -> None:
         state[node] = 1
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                cycle = stack[stack.index(nxt):] + [nxt] if nxt in stack else [node, nxt]
+                cycle = [*stack[stack.index(nxt) :], nxt] if nxt in stack else [node, nxt]
                 raise AssertionError("import cycle: " + " -> ".join(cycle))
             if nxt not in state:
                 visit(nxt, [*stack, nxt])
@@ -223,26 +253,37 @@ def test_no_import_cycles() -> None:
 
 
 def test_only_the_sql_layers_import_the_drivers() -> None:
-    importers = {m for m, p in _modules().items()
-                 if {n.split(".")[0] for n in _imports(ast.parse(p.read_text()), m)} & DRIVERS}
-    outside = {m for m in importers
-               if m not in MAY_IMPORT_DRIVERS and m.split(".")[0] not in MAY_IMPORT_DRIVERS}
+    importers = {
+        m
+        for m, p in _modules().items()
+        if {n.split(".")[0] for n in _imports(ast.parse(p.read_text()), m)} & DRIVERS
+    }
+    outside = {
+        m
+        for m in importers
+        if m not in MAY_IMPORT_DRIVERS and m.split(".")[0] not in MAY_IMPORT_DRIVERS
+    }
     assert not outside, outside
     assert {"driver", "engine", "repository.writes", "inquiries", "schema"} <= importers
 
 
-@pytest.mark.parametrize(("source", "expected"), [
-    ("import sqlalchemy as sa", {"sqlalchemy"}),
-    ("from sqlalchemy.engine import URL", {"sqlalchemy.engine", "sqlalchemy.engine.URL"}),
-    ("import psycopg2.extensions", {"psycopg2.extensions"}),
-    ("try:\n    import psycopg2\nexcept ImportError:\n    pass", {"psycopg2"}),
-    ("class A:\n    import sqlalchemy", {"sqlalchemy"}),
-    ("def f():\n    import sqlalchemy", {"sqlalchemy"}),
-    ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import sqlalchemy",
-     {"typing", "typing.TYPE_CHECKING"}),
-    ("from . import db", {"attune_nb", "attune_nb.db"}),
-], ids=["import", "from", "submodule", "try", "class-body", "lazy", "type-checking",
-        "relative"])
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("import sqlalchemy as sa", {"sqlalchemy"}),
+        ("from sqlalchemy.engine import URL", {"sqlalchemy.engine", "sqlalchemy.engine.URL"}),
+        ("import psycopg2.extensions", {"psycopg2.extensions"}),
+        ("try:\n    import psycopg2\nexcept ImportError:\n    pass", {"psycopg2"}),
+        ("class A:\n    import sqlalchemy", {"sqlalchemy"}),
+        ("def f():\n    import sqlalchemy", {"sqlalchemy"}),
+        (
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import sqlalchemy",
+            {"typing", "typing.TYPE_CHECKING"},
+        ),
+        ("from . import db", {"attune_nb", "attune_nb.db"}),
+    ],
+    ids=["import", "from", "submodule", "try", "class-body", "lazy", "type-checking", "relative"],
+)
 def test_import_scanner(source: str, expected: set[str]) -> None:
     assert _imports(ast.parse(source), "m") == expected
 

@@ -75,7 +75,7 @@ def test_connect_commits_on_success(db: Database) -> None:
 
 
 def test_connect_rolls_back_on_error(db: Database) -> None:
-    with pytest.raises(RuntimeError, match="boom"), db.transaction() as conn:
+    with pytest.raises(RuntimeError, match="boom"), db.transaction() as conn:  # noqa: PT012
         conn.execute(sa.text("INSERT INTO attune.identity (login) VALUES ('bob')"))
         raise RuntimeError("boom")
     assert db.scalar("SELECT count(*) FROM attune.identity") == 0
@@ -171,9 +171,7 @@ def test_postgresql_url_is_mapped_to_psycopg2(db_url: str) -> None:
         assert database.scalar("SELECT 1") == 1
 
 
-def test_env_var_is_used_when_url_is_none(
-    db_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_env_var_is_used_when_url_is_none(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ATTUNE_DB_URL", db_url)
     with attune_nb.connect() as database:
         assert database.embedded is False
@@ -195,11 +193,14 @@ def test_explicit_url_wins_over_env_var(
         pytest.param("not a url at all s3cret", "cannot be parsed", id="unparseable"),
         pytest.param("mysql://root:s3cret@localhost/attune", "not PostgreSQL", id="mysql"),
         pytest.param(
-            "postgresql+psycopg://postgres:s3cret@localhost/attune", "not supported",
+            "postgresql+psycopg://postgres:s3cret@localhost/attune",
+            "not supported",
             id="psycopg3-driver",
         ),
         pytest.param(
-            "postgresql://postgres:s3cret@127.0.0.1:1/attune", "", id="unreachable-host",
+            "postgresql://postgres:s3cret@127.0.0.1:1/attune",
+            "",
+            id="unreachable-host",
         ),
     ],
 )
@@ -299,8 +300,9 @@ def test_tracer_shows_every_statement_inside_the_block(db_url: str) -> None:
         db.executions.frame(limit=5)
     assert any("count(*)" in sql and params == {"status_1_1": "failed"} for sql, params in seen)
     # The frame's query goes to the ADBC reader as literal SQL, its parameters bound in.
-    assert any(sql.startswith("SELECT") and "LIMIT 5" in sql and _params is None
-               for sql, _params in seen)
+    assert any(
+        sql.startswith("SELECT") and "LIMIT 5" in sql and _params is None for sql, _params in seen
+    )
     before = len(seen)
     db.executions.count()
     assert len(seen) == before  # the tracer is gone after the block
@@ -311,8 +313,12 @@ def test_summary_counts_rows_and_spans_per_table(db_url: str) -> None:
     db = attune_nb.connect(db_url)
     empty = db.summary()
     assert list(empty.columns) == ["table", "rows", "oldest", "newest"]
-    assert [str(t) for t in empty.dtypes] == ["string", "Int64", "datetime64[ns, UTC]",
-                                              "datetime64[ns, UTC]"]
+    assert [str(t) for t in empty.dtypes] == [
+        "string",
+        "Int64",
+        "datetime64[ns, UTC]",
+        "datetime64[ns, UTC]",
+    ]
     assert list(empty["table"])[:2] == ["execution", "execution_history"]
     assert (empty["rows"] == 0).all() and empty["oldest"].isna().all()
     first = db.executions.create("core.echo")

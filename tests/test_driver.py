@@ -36,9 +36,12 @@ def _sqlalchemy(db: attune_nb.Database, sql: str) -> None:
 
 
 def _raw_cursor(db: attune_nb.Database, sql: str) -> None:
-    with translate_errors(db.url), db.engine.connect() as conn:
-        with conn.connection.dbapi_connection.cursor() as cur:  # type: ignore[union-attr]
-            cur.execute(sql)
+    with (
+        translate_errors(db.url),
+        db.engine.connect() as conn,
+        conn.connection.dbapi_connection.cursor() as cur,  # type: ignore[union-attr]
+    ):
+        cur.execute(sql)
 
 
 def _adbc(db: attune_nb.Database, sql: str) -> None:
@@ -46,7 +49,10 @@ def _adbc(db: attune_nb.Database, sql: str) -> None:
 
 
 PATHS: dict[str, Callable[[attune_nb.Database, str], None]] = {
-    "sqlalchemy": _sqlalchemy, "raw-cursor": _raw_cursor, "adbc": _adbc}
+    "sqlalchemy": _sqlalchemy,
+    "raw-cursor": _raw_cursor,
+    "adbc": _adbc,
+}
 
 
 def test_the_table_holds_sqlstates() -> None:
@@ -59,16 +65,21 @@ def test_a_write_on_a_read_only_connection(ro: attune_nb.Database, path: str) ->
     with pytest.raises(ReadOnlyError) as info:
         PATHS[path](ro, "SELECT nextval('attune.execution_id_seq') AS x")
     # The driver's own error is kept as the cause (ADBC's stream reports it as pyarrow's).
-    assert isinstance(info.value.__cause__, (DBAPIError, psycopg2.Error,
-                                             adbc_driver_manager.Error, pa.ArrowException))
+    assert isinstance(
+        info.value.__cause__,
+        (DBAPIError, psycopg2.Error, adbc_driver_manager.Error, pa.ArrowException),
+    )
     assert info.value.statement
 
 
 def test_a_failure_inside_the_adbc_stream_is_translated(ro: attune_nb.Database) -> None:
     # A runtime error comes while the COPY streams, without a SQLSTATE: STREAM_MESSAGES.
     with pytest.raises(ReadOnlyError) as info:
-        ro.read("SELECT CASE WHEN g > 2 THEN nextval('attune.execution_id_seq') END AS x "
-                "FROM generate_series(1, 5) g", [Column("x", "int")])
+        ro.read(
+            "SELECT CASE WHEN g > 2 THEN nextval('attune.execution_id_seq') END AS x "
+            "FROM generate_series(1, 5) g",
+            [Column("x", "int")],
+        )
     assert "generate_series" in info.value.statement
     assert len(ro.executions.frame()) == 0  # and the reader is usable again
 
@@ -82,11 +93,12 @@ def test_a_missing_schema(db: attune_nb.Database, path: str) -> None:
 
 @pytest.mark.parametrize("path", PATHS)
 def test_an_unknown_code_is_raised_as_it_is(db: attune_nb.Database, path: str) -> None:
-    with pytest.raises(Exception) as info:
-        PATHS[path](db, "SELECT 1 / 0 AS x")   # 22012 division_by_zero: not in the table
+    with pytest.raises(Exception, match="division by zero") as info:
+        PATHS[path](db, "SELECT 1 / 0 AS x")  # 22012 division_by_zero: not in the table
     assert not isinstance(info.value, attune_nb.AttuneNbError)
-    assert info.value.__cause__ is None or not isinstance(info.value.__cause__,
-                                                          attune_nb.AttuneNbError)
+    assert info.value.__cause__ is None or not isinstance(
+        info.value.__cause__, attune_nb.AttuneNbError
+    )
     assert "22012" not in SQLSTATE_ERRORS
     assert translate(info.value, db.url) is None
 

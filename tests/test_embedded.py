@@ -88,9 +88,7 @@ def test_url_is_known_before_start(home: Path) -> None:
     assert server.url("other").startswith("postgresql+psycopg2://postgres@/other?host=")
 
 
-def test_relative_home_is_made_absolute(
-    home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_relative_home_is_made_absolute(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(home.parent)
     assert EmbeddedServer(home.name).home == home
 
@@ -170,7 +168,10 @@ def test_server_is_shared_with_another_process(running: tuple[EmbeddedServer, st
     )
     done = subprocess.run(
         [sys.executable, "-c", script, str(server.home), url],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
     )
     assert done.returncode == 0, done.stderr

@@ -63,8 +63,9 @@ def small(pg: ThrowawayServer) -> Iterator[attune_nb.Database]:
 
 @pytest.fixture(scope="module")
 def seeded(pg: ThrowawayServer) -> Iterator[attune_nb.Database]:
-    db = attune_nb.connect(pg.create_seeded_database(executions=3000, seed=5,
-                                                     name="filters_seeded"), readonly=True)
+    db = attune_nb.connect(
+        pg.create_seeded_database(executions=3000, seed=5, name="filters_seeded"), readonly=True
+    )
     yield db
     db.close()
     pg.drop_database("filters_seeded")
@@ -110,10 +111,12 @@ ALONE = [
 ]
 
 
-@pytest.mark.parametrize(("filters", "expected"), ALONE,
-                         ids=[f"{'-'.join(f)}={list(f.values())!r}" for f, _ in ALONE])
-def test_each_filter_alone(small: attune_nb.Database, filters: dict[str, Any],
-                           expected: list[int]) -> None:
+@pytest.mark.parametrize(
+    ("filters", "expected"), ALONE, ids=[f"{'-'.join(f)}={list(f.values())!r}" for f, _ in ALONE]
+)
+def test_each_filter_alone(
+    small: attune_nb.Database, filters: dict[str, Any], expected: list[int]
+) -> None:
     assert ids(small.executions.frame(**filters)) == expected
     assert small.executions.count(**filters) == len(expected)
 
@@ -121,29 +124,42 @@ def test_each_filter_alone(small: attune_nb.Database, filters: dict[str, Any],
 COMBINED = [
     ({"status": ["completed", "scheduled"], "action_ref": "core.echo"}, [7, 1]),
     ({"pack": "core", "top_level_only": True}, [2, 1]),
-    ({"trigger_ref": "core.*", "since": "2026-01-10T06:00:00Z",
-      "until": "2026-01-11T00:00:00Z"}, [3, 2]),
+    (
+        {"trigger_ref": "core.*", "since": "2026-01-10T06:00:00Z", "until": "2026-01-11T00:00:00Z"},
+        [3, 2],
+    ),
     ({"worker": [1, 2], "status": ["running", "timeout", "failed"], "parent": 3}, [4]),
     ({"rule_ref": "ops.*", "executor": 2}, []),
     ({"enforcement": [1, 2, 3], "rule_ref": "deploy.*", "trigger_ref": "core.webhook"}, [5]),
 ]
 
 
-@pytest.mark.parametrize(("filters", "expected"), COMBINED,
-                         ids=["status+action", "pack+top", "trigger+range",
-                              "worker+status+parent", "rule+executor-none", "enforcement+refs"])
-def test_filters_combine_with_and(small: attune_nb.Database, filters: dict[str, Any],
-                                  expected: list[int]) -> None:
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    COMBINED,
+    ids=[
+        "status+action",
+        "pack+top",
+        "trigger+range",
+        "worker+status+parent",
+        "rule+executor-none",
+        "enforcement+refs",
+    ],
+)
+def test_filters_combine_with_and(
+    small: attune_nb.Database, filters: dict[str, Any], expected: list[int]
+) -> None:
     assert ids(small.executions.frame(**filters)) == expected
     assert small.executions.count(**filters) == len(expected)
 
 
 def test_rule_and_trigger_refs_come_from_the_enforcement(small: attune_nb.Database) -> None:
     frame = small.executions.frame().set_index("id")
-    assert (frame.at[3, "rule_ref"], frame.at[3, "trigger_ref"]) == ("ops.nightly",
-                                                                     "core.cronjob")
-    assert (frame.at[5, "rule_ref"], frame.at[5, "trigger_ref"]) == ("deploy.on_push",
-                                                                     "core.webhook")
+    assert (frame.at[3, "rule_ref"], frame.at[3, "trigger_ref"]) == ("ops.nightly", "core.cronjob")
+    assert (frame.at[5, "rule_ref"], frame.at[5, "trigger_ref"]) == (
+        "deploy.on_push",
+        "core.webhook",
+    )
     # No enforcement, or a dangling one: the row is there, with no refs.
     assert frame.loc[[1, 7], "rule_ref"].isna().all()
     assert frame.loc[[1, 7], "trigger_ref"].isna().all()
@@ -164,8 +180,17 @@ SAME_INSTANT = [
     "2026-01-10 12:00",
     pd.Timestamp("2026-01-10T12:00Z"),
 ]
-INSTANT_IDS = ["aware", "naive", "aware-minus-5", "iso-z", "iso-utc", "iso-plus-2",
-               "iso-minus-5", "iso-naive", "pandas"]
+INSTANT_IDS = [
+    "aware",
+    "naive",
+    "aware-minus-5",
+    "iso-z",
+    "iso-utc",
+    "iso-plus-2",
+    "iso-minus-5",
+    "iso-naive",
+    "pandas",
+]
 
 
 @pytest.mark.parametrize("since", SAME_INSTANT, ids=INSTANT_IDS)
@@ -189,8 +214,9 @@ def test_until_is_exclusive_in_any_spelling(small: attune_nb.Database, until: An
     ],
     ids=["date", "one-day", "empty-range", "microsecond-window", "future"],
 )
-def test_time_ranges(small: attune_nb.Database, since: Any, until: Any,
-                     expected: list[int]) -> None:
+def test_time_ranges(
+    small: attune_nb.Database, since: Any, until: Any, expected: list[int]
+) -> None:
     assert ids(small.executions.frame(since=since, until=until)) == expected
 
 
@@ -199,12 +225,19 @@ def test_time_ranges(small: attune_nb.Database, since: Any, until: Any,
 
 @pytest.mark.parametrize(
     ("limit", "offset", "expected"),
-    [(3, 0, [8, 7, 6]), (3, 2, [6, 5, 4]), (None, 7, [1]), (5, 100, []), (0, 0, []),
-     (None, 0, ALL)],
+    [
+        (3, 0, [8, 7, 6]),
+        (3, 2, [6, 5, 4]),
+        (None, 7, [1]),
+        (5, 100, []),
+        (0, 0, []),
+        (None, 0, ALL),
+    ],
     ids=["limit", "limit-offset", "offset-only", "offset-past-end", "zero", "none"],
 )
-def test_limit_and_offset(small: attune_nb.Database, limit: int | None, offset: int,
-                          expected: list[int]) -> None:
+def test_limit_and_offset(
+    small: attune_nb.Database, limit: int | None, offset: int, expected: list[int]
+) -> None:
     assert ids(small.executions.frame(limit=limit, offset=offset)) == expected
 
 
@@ -252,11 +285,19 @@ BAD = [
 
 
 @pytest.mark.parametrize("method", ["frame", "count"])
-@pytest.mark.parametrize(("filters", "error", "name", "value"), BAD,
-                         ids=[f"{'-'.join(f)}={list(f.values())[-1]!r}" for f, *_ in BAD])
-def test_bad_filters_are_refused(small: attune_nb.Database, method: str,
-                                 filters: dict[str, Any], error: type[AttuneNbError],
-                                 name: str, value: object) -> None:
+@pytest.mark.parametrize(
+    ("filters", "error", "name", "value"),
+    BAD,
+    ids=[f"{'-'.join(f)}={list(f.values())[-1]!r}" for f, *_ in BAD],
+)
+def test_bad_filters_are_refused(
+    small: attune_nb.Database,
+    method: str,
+    filters: dict[str, Any],
+    error: type[AttuneNbError],
+    name: str,
+    value: object,
+) -> None:
     with pytest.raises(error) as info:
         getattr(small.executions, method)(**filters)
     assert isinstance(info.value, AttuneNbError)
@@ -266,16 +307,30 @@ def test_bad_filters_are_refused(small: attune_nb.Database, method: str,
 
 @pytest.mark.parametrize(
     ("kwargs", "name", "value"),
-    [({"limit": -1}, "limit", -1), ({"limit": "10"}, "limit", "10"),
-     ({"limit": True}, "limit", True), ({"limit": 2.0}, "limit", 2.0),
-     ({"offset": -1}, "offset", -1), ({"offset": None}, "offset", None),
-     ({"include": ["payload"]}, "include", "payload"),
-     ({"include": ["config", "rule"]}, "include", "rule")],
-    ids=["limit-negative", "limit-str", "limit-bool", "limit-float", "offset-negative",
-         "offset-none", "include-unknown", "include-one-bad"],
+    [
+        ({"limit": -1}, "limit", -1),
+        ({"limit": "10"}, "limit", "10"),
+        ({"limit": True}, "limit", True),
+        ({"limit": 2.0}, "limit", 2.0),
+        ({"offset": -1}, "offset", -1),
+        ({"offset": None}, "offset", None),
+        ({"include": ["payload"]}, "include", "payload"),
+        ({"include": ["config", "rule"]}, "include", "rule"),
+    ],
+    ids=[
+        "limit-negative",
+        "limit-str",
+        "limit-bool",
+        "limit-float",
+        "offset-negative",
+        "offset-none",
+        "include-unknown",
+        "include-one-bad",
+    ],
 )
-def test_bad_frame_options_are_refused(small: attune_nb.Database, kwargs: dict[str, Any],
-                                       name: str, value: object) -> None:
+def test_bad_frame_options_are_refused(
+    small: attune_nb.Database, kwargs: dict[str, Any], name: str, value: object
+) -> None:
     with pytest.raises(InvalidFilter) as info:
         small.executions.frame(**kwargs)
     assert (info.value.name, info.value.value) == (name, value)
@@ -313,15 +368,34 @@ def test_default_limit_and_limit_none(seeded: attune_nb.Database) -> None:
 
 @pytest.mark.parametrize(
     "filters",
-    [{}, {"status": ["failed", "timeout"]}, {"pack": "deploy"}, {"action_ref": "deploy.*"},
-     {"rule_ref": "monitoring.*"}, {"trigger_ref": ["core.cronjob", "core.webhook"]},
-     {"top_level_only": True, "since": "2026-01-12"}, {"executor": [2, 3]},
-     {"worker": 1, "status": "completed"}, {"until": "2026-01-05T00:00:00+01:00"}],
-    ids=["none", "status", "pack", "action-wildcard", "rule-wildcard", "trigger-list",
-         "top-since", "executor", "worker-status", "until-offset"],
+    [
+        {},
+        {"status": ["failed", "timeout"]},
+        {"pack": "deploy"},
+        {"action_ref": "deploy.*"},
+        {"rule_ref": "monitoring.*"},
+        {"trigger_ref": ["core.cronjob", "core.webhook"]},
+        {"top_level_only": True, "since": "2026-01-12"},
+        {"executor": [2, 3]},
+        {"worker": 1, "status": "completed"},
+        {"until": "2026-01-05T00:00:00+01:00"},
+    ],
+    ids=[
+        "none",
+        "status",
+        "pack",
+        "action-wildcard",
+        "rule-wildcard",
+        "trigger-list",
+        "top-since",
+        "executor",
+        "worker-status",
+        "until-offset",
+    ],
 )
-def test_count_equals_the_rows_of_frame(seeded: attune_nb.Database,
-                                        filters: dict[str, Any]) -> None:
+def test_count_equals_the_rows_of_frame(
+    seeded: attune_nb.Database, filters: dict[str, Any]
+) -> None:
     count = seeded.executions.count(**filters)
     assert count == len(seeded.executions.frame(limit=None, **filters))
     assert count > 0
@@ -331,25 +405,32 @@ def test_status_lists_return_only_those_statuses(seeded: attune_nb.Database) -> 
     wanted = ["failed", "timeout", "abandoned"]
     frame = seeded.executions.frame(status=wanted, limit=None)
     assert set(frame["status"].astype(str)) == set(wanted)
-    expected = seeded.scalar("SELECT count(*) FROM attune.execution "
-                             "WHERE status IN ('failed', 'timeout', 'abandoned')")
+    expected = seeded.scalar(
+        "SELECT count(*) FROM attune.execution WHERE status IN ('failed', 'timeout', 'abandoned')"
+    )
     assert len(frame) == expected
 
 
 def test_pack_equals_the_pack_wildcard(seeded: attune_nb.Database) -> None:
     by_pack = seeded.executions.count(pack="deploy")
     assert by_pack == seeded.executions.count(action_ref="deploy.*")
-    assert by_pack == seeded.scalar("SELECT count(*) FROM attune.execution "
-                                    "WHERE action_ref LIKE 'deploy.%'")
+    assert by_pack == seeded.scalar(
+        "SELECT count(*) FROM attune.execution WHERE action_ref LIKE 'deploy.%'"
+    )
     assert by_pack > 0
 
 
 def test_rule_ref_matches_the_enforcements_rule(seeded: attune_nb.Database) -> None:
     with seeded.transaction() as conn:
-        expected = [r[0] for r in conn.execute(sa.text("""
+        expected = [
+            r[0]
+            for r in conn.execute(
+                sa.text("""
             SELECT e.id FROM attune.execution e
             JOIN attune.enforcement enf ON enf.id = e.enforcement
-            WHERE enf.rule_ref = 'ops.nightly' ORDER BY e.created DESC, e.id DESC"""))]
+            WHERE enf.rule_ref = 'ops.nightly' ORDER BY e.created DESC, e.id DESC""")
+            )
+        ]
     frame = seeded.executions.frame(rule_ref="ops.nightly", limit=None)
     assert expected and ids(frame) == expected
     assert set(frame["rule_ref"]) == {"ops.nightly"}
@@ -361,4 +442,5 @@ def test_trigger_wildcard_matches_the_enforcements_trigger(seeded: attune_nb.Dat
     assert frame["trigger_ref"].str.startswith("monitoring.").all()
     # Rules of other packs fire on monitoring triggers: the wildcard is on the trigger.
     assert seeded.executions.count(trigger_ref="monitoring.*") != seeded.executions.count(
-        rule_ref="monitoring.*")
+        rule_ref="monitoring.*"
+    )

@@ -18,16 +18,40 @@ from attune_nb.frames import EXECUTION_COLUMNS, HIERARCHY_COLUMNS, JSON_COLUMNS,
 from attune_nb.lifecycle import ExecutionStatus
 from attune_nb.testing import ThrowawayServer
 
-TEN = ["requested", "scheduling", "scheduled", "running", "completed", "failed", "canceling",
-       "cancelled", "timeout", "abandoned"]
+TEN = [
+    "requested",
+    "scheduling",
+    "scheduled",
+    "running",
+    "completed",
+    "failed",
+    "canceling",
+    "cancelled",
+    "timeout",
+    "abandoned",
+]
 UTC_NS = "datetime64[ns, UTC]"
 LAYOUT = {  # the documented execution layout, in order
-    "id": "Int64", "action_ref": "string", "status": "category", "parent": "Int64",
-    "enforcement": "Int64", "rule_ref": "string", "trigger_ref": "string",
-    "executor": "Int64", "worker": "Int64", "action": "Int64", "created": UTC_NS,
-    "started_at": UTC_NS, "updated": UTC_NS, "queue_wait": "timedelta64[ns]",
-    "run_time": "timedelta64[ns]", "timeout_seconds": "Int64", "retry_count": "Int64",
-    "max_retries": "Int64", "retry_reason": "string", "original_execution": "Int64",
+    "id": "Int64",
+    "action_ref": "string",
+    "status": "category",
+    "parent": "Int64",
+    "enforcement": "Int64",
+    "rule_ref": "string",
+    "trigger_ref": "string",
+    "executor": "Int64",
+    "worker": "Int64",
+    "action": "Int64",
+    "created": UTC_NS,
+    "started_at": UTC_NS,
+    "updated": UTC_NS,
+    "queue_wait": "timedelta64[ns]",
+    "run_time": "timedelta64[ns]",
+    "timeout_seconds": "Int64",
+    "retry_count": "Int64",
+    "max_retries": "Int64",
+    "retry_reason": "string",
+    "original_execution": "Int64",
     "trace_tag": "string",
 }
 
@@ -59,8 +83,18 @@ def test_status_is_an_ordered_categorical_of_all_ten(db: attune_nb.Database) -> 
 
 
 def test_sorting_by_status_follows_the_lifecycle(db: attune_nb.Database) -> None:
-    for status in ("abandoned", "completed", "requested", "timeout", "canceling", "running",
-                   "cancelled", "scheduled", "failed", "scheduling"):
+    for status in (
+        "abandoned",
+        "completed",
+        "requested",
+        "timeout",
+        "canceling",
+        "running",
+        "cancelled",
+        "scheduled",
+        "failed",
+        "scheduling",
+    ):
         db.executions.create("core.echo", status=status)
     frame = db.executions.frame().sort_values("status")
     assert list(frame["status"].astype(str)) == TEN
@@ -73,8 +107,9 @@ def test_sorting_by_status_follows_the_lifecycle(db: attune_nb.Database) -> None
     [{"status": "abandoned"}, {"action_ref": "none.*"}, {"limit": 0}],
     ids=["no-match", "no-ref", "limit-zero"],
 )
-def test_an_empty_frame_has_the_same_layout(db: attune_nb.Database,
-                                            filters: dict[str, Any]) -> None:
+def test_an_empty_frame_has_the_same_layout(
+    db: attune_nb.Database, filters: dict[str, Any]
+) -> None:
     db.executions.create("core.echo", status="running", started_at="2026-01-10T12:00:00Z")
     full = db.executions.frame(include=JSON_COLUMNS)
     empty = db.executions.frame(include=JSON_COLUMNS, **filters)
@@ -105,28 +140,55 @@ def test_hierarchy_and_history_layouts(db: attune_nb.Database) -> None:
     down = db.executions.descendants(root.id, include=["config"])
     assert list(down.columns) == [*LAYOUT, "config", *(c.name for c in HIERARCHY_COLUMNS)]
     assert {n: str(down[n].dtype) for n in ("depth", "path", "root", "orphan", "cycle")} == {
-        "depth": "Int64", "path": "object", "root": "Int64", "orphan": "boolean",
-        "cycle": "boolean"}
+        "depth": "Int64",
+        "path": "object",
+        "root": "Int64",
+        "orphan": "boolean",
+        "cycle": "boolean",
+    }
     assert down["path"].tolist() == [[root.id], [root.id, step.id]]
-    pd.testing.assert_series_equal(db.executions.ancestors(root.id).dtypes, down.drop(
-        columns="config").dtypes)
+    pd.testing.assert_series_equal(
+        db.executions.ancestors(root.id).dtypes, down.drop(columns="config").dtypes
+    )
     history = db.executions.history(root.id)
-    assert list(history.columns) == ["time", "operation", "changed_fields", "old_status",
-                                     "new_status", "old_values", "new_values"]
+    assert list(history.columns) == [
+        "time",
+        "operation",
+        "changed_fields",
+        "old_status",
+        "new_status",
+        "old_values",
+        "new_values",
+    ]
     assert str(history["time"].dtype) == UTC_NS
     assert history["new_status"].dtype == STATUS_DTYPE
     intervals = db.executions.intervals()
-    assert list(intervals.columns) == ["execution_id", "action_ref", "status", "seq",
-                                       "entered", "left", "duration", "current"]
+    assert list(intervals.columns) == [
+        "execution_id",
+        "action_ref",
+        "status",
+        "seq",
+        "entered",
+        "left",
+        "duration",
+        "current",
+    ]
     assert {n: str(d) for n, d in intervals.dtypes.items()} == {
-        "execution_id": "Int64", "action_ref": "string", "status": "category",
-        "seq": "Int64", "entered": UTC_NS, "left": UTC_NS, "duration": "timedelta64[ns]",
-        "current": "boolean"}
+        "execution_id": "Int64",
+        "action_ref": "string",
+        "status": "category",
+        "seq": "Int64",
+        "entered": UTC_NS,
+        "left": UTC_NS,
+        "duration": "timedelta64[ns]",
+        "current": "boolean",
+    }
 
 
 def test_timestamps_are_utc_and_exact(db: attune_nb.Database) -> None:
-    created = db.executions.create("core.echo", status="running",
-                                   started_at="2026-01-10T14:00:00.123456+02:00")
+    created = db.executions.create(
+        "core.echo", status="running", started_at="2026-01-10T14:00:00.123456+02:00"
+    )
     row = db.executions.frame().iloc[0]
     assert row["created"] == pd.Timestamp(created.created)
     assert row["updated"] == pd.Timestamp(created.updated)
@@ -165,13 +227,28 @@ def derived(pg: ThrowawayServer) -> Iterator[pd.DataFrame]:
 
 @pytest.mark.parametrize(
     ("execution_id", "queue_wait", "run_time"),
-    [(1, "5s", "60s"), (2, "30s", None), (3, None, None), (4, None, None),
-     (5, "1s", "1h"), (6, "1s", None), (7, "500ms", "10min")],
-    ids=["completed", "running", "failed-never-started", "requested", "cancelled",
-         "canceling", "timeout"],
+    [
+        (1, "5s", "60s"),
+        (2, "30s", None),
+        (3, None, None),
+        (4, None, None),
+        (5, "1s", "1h"),
+        (6, "1s", None),
+        (7, "500ms", "10min"),
+    ],
+    ids=[
+        "completed",
+        "running",
+        "failed-never-started",
+        "requested",
+        "cancelled",
+        "canceling",
+        "timeout",
+    ],
 )
-def test_queue_wait_and_run_time(derived: pd.DataFrame, execution_id: int,
-                                 queue_wait: str | None, run_time: str | None) -> None:
+def test_queue_wait_and_run_time(
+    derived: pd.DataFrame, execution_id: int, queue_wait: str | None, run_time: str | None
+) -> None:
     row = derived.loc[execution_id]
     for column, expected in (("queue_wait", queue_wait), ("run_time", run_time)):
         if expected is None:
@@ -183,19 +260,38 @@ def test_queue_wait_and_run_time(derived: pd.DataFrame, execution_id: int,
 
 
 def test_json_columns_hold_python_objects(db: attune_nb.Database) -> None:
-    db.executions.create("core.echo", config={"a": [1, 2]}, result=[{"ok": True}],
-                         env_vars={"X": "1"}, workflow_task={"task_name": "t"})
+    db.executions.create(
+        "core.echo",
+        config={"a": [1, 2]},
+        result=[{"ok": True}],
+        env_vars={"X": "1"},
+        workflow_task={"task_name": "t"},
+    )
     frame = db.executions.frame(include=JSON_COLUMNS)
     assert all(frame[name].dtype == object for name in JSON_COLUMNS)
     assert frame.iloc[0][list(JSON_COLUMNS)].tolist() == [
-        {"a": [1, 2]}, [{"ok": True}], {"X": "1"}, {"task_name": "t"}]
+        {"a": [1, 2]},
+        [{"ok": True}],
+        {"X": "1"},
+        {"task_name": "t"},
+    ]
 
 
 def test_missing_values_are_na(db: attune_nb.Database) -> None:
     db.executions.create("core.echo")
     row = db.executions.frame(include=["result"]).iloc[0]
-    for name in ("parent", "enforcement", "rule_ref", "executor", "worker", "action",
-                 "timeout_seconds", "max_retries", "retry_reason", "trace_tag"):
+    for name in (
+        "parent",
+        "enforcement",
+        "rule_ref",
+        "executor",
+        "worker",
+        "action",
+        "timeout_seconds",
+        "max_retries",
+        "retry_reason",
+        "trace_tag",
+    ):
         assert row[name] is pd.NA, name
     assert row["started_at"] is pd.NaT and row["queue_wait"] is pd.NaT
     assert row["result"] is None
@@ -209,8 +305,7 @@ def test_an_empty_string_is_not_read_as_missing(db: attune_nb.Database) -> None:
     assert (row["trace_tag"], row["retry_reason"]) == ("", "")
 
 
-AWKWARD = ["NA", "null", "None", "\\N", "a,b", 'say "hi"', "two\nlines", "  padded  ",
-           "日本 😀"]
+AWKWARD = ["NA", "null", "None", "\\N", "a,b", 'say "hi"', "two\nlines", "  padded  ", "日本 😀"]
 
 
 @pytest.fixture(scope="module")
@@ -225,9 +320,11 @@ def awkward(pg: ThrowawayServer) -> Iterator[pd.DataFrame]:
     pg.drop_database("frames_awkward")
 
 
-@pytest.mark.parametrize("index", range(len(AWKWARD)),
-                         ids=["NA", "null", "None", "backslash-N", "comma", "quotes",
-                              "newline", "spaces", "unicode"])
+@pytest.mark.parametrize(
+    "index",
+    range(len(AWKWARD)),
+    ids=["NA", "null", "None", "backslash-N", "comma", "quotes", "newline", "spaces", "unicode"],
+)
 def test_awkward_text_reads_back_exactly(awkward: pd.DataFrame, index: int) -> None:
     row = awkward.loc[f"text.{index}"]
     assert (row["trace_tag"], row["retry_reason"]) == (AWKWARD[index], AWKWARD[index])

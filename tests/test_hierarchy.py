@@ -81,8 +81,7 @@ PRE_ORDER = ["root", "a", "a1", "a2", "b", "b1", "b1x"]
 LEVEL_ORDER = ["root", "a", "b", "a1", "a2", "b1", "b1x"]
 
 
-def test_descendants_come_level_by_level(wdb: attune_nb.Database,
-                                         workflow: dict[str, int]) -> None:
+def test_descendants_come_level_by_level(wdb: attune_nb.Database, workflow: dict[str, int]) -> None:
     down = wdb.executions.descendants(workflow["root"])
     assert column(down, "id") == [workflow[n] for n in LEVEL_ORDER]
 
@@ -115,19 +114,27 @@ def test_descendants_of_a_subtree(wdb: attune_nb.Database, workflow: dict[str, i
 
 @pytest.mark.parametrize(
     ("max_depth", "expected"),
-    [(0, ["root"]), (1, ["root", "a", "b"]), (2, ["root", "a", "a1", "a2", "b", "b1"]),
-     (3, PRE_ORDER), (50, PRE_ORDER), (None, PRE_ORDER)],
+    [
+        (0, ["root"]),
+        (1, ["root", "a", "b"]),
+        (2, ["root", "a", "a1", "a2", "b", "b1"]),
+        (3, PRE_ORDER),
+        (50, PRE_ORDER),
+        (None, PRE_ORDER),
+    ],
     ids=["zero", "one", "two", "three", "beyond", "none"],
 )
-def test_descendants_max_depth(wdb: attune_nb.Database, workflow: dict[str, int],
-                               max_depth: int | None, expected: list[str]) -> None:
+def test_descendants_max_depth(
+    wdb: attune_nb.Database, workflow: dict[str, int], max_depth: int | None, expected: list[str]
+) -> None:
     down = pre_order(wdb.executions.descendants(workflow["root"], max_depth=max_depth))
     assert column(down, "id") == [workflow[n] for n in expected]
 
 
 @pytest.mark.parametrize("bad", [-1, True, "2", 1.5], ids=["negative", "bool", "str", "float"])
-def test_descendants_refuses_a_bad_max_depth(wdb: attune_nb.Database, workflow: dict[str, int],
-                                             bad: object) -> None:
+def test_descendants_refuses_a_bad_max_depth(
+    wdb: attune_nb.Database, workflow: dict[str, int], bad: object
+) -> None:
     with pytest.raises(InvalidFilter) as info:
         wdb.executions.descendants(workflow["root"], max_depth=bad)  # type: ignore[arg-type]
     assert (info.value.name, info.value.value) == ("max_depth", bad)
@@ -156,8 +163,11 @@ def test_ancestors_nearest_first(wdb: attune_nb.Database, workflow: dict[str, in
     up = wdb.executions.ancestors(w["b1x"])
     assert column(up, "id") == [w["b1"], w["b"], w["root"]]
     assert column(up, "depth") == [1, 2, 3]
-    assert column(up, "path") == [[w["b1x"], w["b1"]], [w["b1x"], w["b1"], w["b"]],
-                                  [w["b1x"], w["b1"], w["b"], w["root"]]]
+    assert column(up, "path") == [
+        [w["b1x"], w["b1"]],
+        [w["b1x"], w["b1"], w["b"]],
+        [w["b1x"], w["b1"], w["b"], w["root"]],
+    ]
     assert set(up["root"]) == {w["root"]}
     assert not up["orphan"].any() and not up["cycle"].any()
 
@@ -181,24 +191,25 @@ def orphaned(db: attune_nb.Database) -> dict[str, int]:
     return {"gone": gone.id, "top": top.id, "leaf": leaf.id}
 
 
-def test_a_dangling_parent_makes_the_root_an_orphan(db: attune_nb.Database,
-                                                    orphaned: dict[str, int]) -> None:
+def test_a_dangling_parent_makes_the_root_an_orphan(
+    db: attune_nb.Database, orphaned: dict[str, int]
+) -> None:
     down = pre_order(db.executions.descendants(orphaned["top"]))
     assert column(down, "id") == [orphaned["top"], orphaned["leaf"]]
     assert column(down, "orphan") == [True, False]
     assert column(down, "parent") == [orphaned["gone"], orphaned["top"]]
 
 
-def test_a_dangling_parent_in_the_tree(db: attune_nb.Database,
-                                       orphaned: dict[str, int]) -> None:
+def test_a_dangling_parent_in_the_tree(db: attune_nb.Database, orphaned: dict[str, int]) -> None:
     root = db.executions.tree(orphaned["top"])
     assert root.orphan is True
     assert [n.orphan for n in root.children] == [False]
     assert str(root).splitlines()[0] == f"{orphaned['top']} wf.top requested [orphan]"
 
 
-def test_ancestors_stop_at_a_dangling_parent(db: attune_nb.Database,
-                                             orphaned: dict[str, int]) -> None:
+def test_ancestors_stop_at_a_dangling_parent(
+    db: attune_nb.Database, orphaned: dict[str, int]
+) -> None:
     up = db.executions.ancestors(orphaned["leaf"])
     assert column(up, "id") == [orphaned["top"]]
     assert column(up, "orphan") == [True]
@@ -230,8 +241,7 @@ def looped(db: attune_nb.Database) -> dict[str, int]:
 
 
 @pytest.mark.timeout(30)
-def test_descendants_cut_a_loop_and_flag_it(db: attune_nb.Database,
-                                            looped: dict[str, int]) -> None:
+def test_descendants_cut_a_loop_and_flag_it(db: attune_nb.Database, looped: dict[str, int]) -> None:
     down = pre_order(db.executions.descendants(looped["a"]))
     assert column(down, "id") == [looped["a"], looped["b"], looped["c"]]
     # b's child a is already on the path: the loop is cut below b.
@@ -240,8 +250,7 @@ def test_descendants_cut_a_loop_and_flag_it(db: attune_nb.Database,
 
 
 @pytest.mark.timeout(30)
-def test_ancestors_cut_a_loop_and_flag_it(db: attune_nb.Database,
-                                          looped: dict[str, int]) -> None:
+def test_ancestors_cut_a_loop_and_flag_it(db: attune_nb.Database, looped: dict[str, int]) -> None:
     up = db.executions.ancestors(looped["a"])
     assert column(up, "id") == [looped["b"]]
     assert column(up, "cycle") == [True]
@@ -252,7 +261,8 @@ def test_ancestors_cut_a_loop_and_flag_it(db: attune_nb.Database,
 
 @pytest.mark.timeout(30)
 def test_ancestors_root_is_the_topmost_returned_row_in_a_loop(
-        db: attune_nb.Database, looped: dict[str, int]) -> None:
+    db: attune_nb.Database, looped: dict[str, int]
+) -> None:
     up = db.executions.ancestors(looped["c"])
     assert set(up["root"]) == {looped["a"]}
 
@@ -262,7 +272,10 @@ def test_tree_cuts_a_loop_and_flags_it(db: attune_nb.Database, looped: dict[str,
     root = db.executions.tree(looped["a"])
     assert len(root) == 3
     assert [(n.id, n.cycle) for n in root.walk()] == [
-        (looped["a"], False), (looped["b"], True), (looped["c"], False)]
+        (looped["a"], False),
+        (looped["b"], True),
+        (looped["c"], False),
+    ]
     assert "[loop cut]" in str(root).splitlines()[1]
 
 
@@ -283,10 +296,13 @@ DEEP = 1000
 @pytest.fixture
 def chain(db: attune_nb.Database) -> attune_nb.Database:
     """Ids 1..1000, each the child of the one before (one statement)."""
-    sql(db, f"""
+    sql(
+        db,
+        f"""
         INSERT INTO attune.execution (id, action_ref, parent)
         SELECT g, 'chain.step', NULLIF(g - 1, 0) FROM generate_series(1, {DEEP}) AS g;
-        SELECT setval('attune.execution_id_seq', {DEEP});""")
+        SELECT setval('attune.execution_id_seq', {DEEP});""",
+    )
     return db
 
 
@@ -328,8 +344,12 @@ def test_a_thousand_deep_tree_shows_as_html(chain: attune_nb.Database) -> None:
 @pytest.mark.timeout(60)
 def test_ten_thousand_children(db: attune_nb.Database) -> None:
     root = db.executions.create("fan.root")
-    sql(db, "INSERT INTO attune.execution (action_ref, parent) "
-            "SELECT 'fan.leaf', :p FROM generate_series(1, 10000)", p=root.id)
+    sql(
+        db,
+        "INSERT INTO attune.execution (action_ref, parent) "
+        "SELECT 'fan.leaf', :p FROM generate_series(1, 10000)",
+        p=root.id,
+    )
     down = db.executions.descendants(root.id)
     assert len(down) == 10_001
     assert down["depth"].value_counts().to_dict() == {1: 10_000, 0: 1}
@@ -365,15 +385,21 @@ def test_find(wdb: attune_nb.Database, workflow: dict[str, int]) -> None:
 def test_render_draws_the_tree(wdb: attune_nb.Database, workflow: dict[str, int]) -> None:
     w = workflow
     root = wdb.executions.tree(w["root"])
-    assert str(root) == root.render() == "\n".join([
-        f"{w['root']} wf.root running",
-        f"├── {w['a']} wf.a completed",
-        f"│   ├── {w['a1']} wf.a1 completed",
-        f"│   └── {w['a2']} wf.a2 failed",
-        f"└── {w['b']} wf.b running",
-        f"    └── {w['b1']} wf.b1 running",
-        f"        └── {w['b1x']} wf.b1x requested",
-    ])
+    assert (
+        str(root)
+        == root.render()
+        == "\n".join(
+            [
+                f"{w['root']} wf.root running",
+                f"├── {w['a']} wf.a completed",
+                f"│   ├── {w['a1']} wf.a1 completed",
+                f"│   └── {w['a2']} wf.a2 failed",
+                f"└── {w['b']} wf.b running",
+                f"    └── {w['b1']} wf.b1 running",
+                f"        └── {w['b1x']} wf.b1x requested",
+            ]
+        )
+    )
     assert root.render(max_depth=1).splitlines() == [
         f"{w['root']} wf.root running",
         f"├── {w['a']} wf.a completed",
@@ -386,8 +412,7 @@ def test_tree_max_depth(wdb: attune_nb.Database, workflow: dict[str, int]) -> No
     assert [n.id for n in root.walk()] == [workflow[n] for n in ("root", "a", "b")]
 
 
-def test_to_frame_equals_the_descendants(wdb: attune_nb.Database,
-                                         workflow: dict[str, int]) -> None:
+def test_to_frame_equals_the_descendants(wdb: attune_nb.Database, workflow: dict[str, int]) -> None:
     root = wdb.executions.tree(workflow["root"])
     down = wdb.executions.descendants(workflow["root"], include=JSON_COLUMNS)
     walked = down.set_index("id", drop=False).loc[[n.id for n in root.walk()]]
@@ -419,10 +444,8 @@ def test_nodes_carry_their_executions(db: attune_nb.Database) -> None:
 
 
 def test_children_in_creation_order(wdb: attune_nb.Database, workflow: dict[str, int]) -> None:
-    assert column(wdb.executions.children(workflow["root"]), "id") == [workflow["a"],
-                                                                       workflow["b"]]
-    assert column(wdb.executions.children(workflow["a"]), "id") == [workflow["a1"],
-                                                                    workflow["a2"]]
+    assert column(wdb.executions.children(workflow["root"]), "id") == [workflow["a"], workflow["b"]]
+    assert column(wdb.executions.children(workflow["a"]), "id") == [workflow["a1"], workflow["a2"]]
     assert wdb.executions.children(workflow["b1x"]).empty
 
 
@@ -430,13 +453,16 @@ def test_children_in_creation_order(wdb: attune_nb.Database, workflow: dict[str,
 def out_of_order(db: attune_nb.Database) -> attune_nb.Database:
     """Siblings whose ids disagree with their creation order, as overlapping
     transactions leave them (``created`` is the transaction's start)."""
-    sql(db, """
+    sql(
+        db,
+        """
         INSERT INTO attune.execution (id, action_ref, parent, created) VALUES
             (1, 'wf.root', NULL, '2026-01-10 10:00Z'),
             (5, 'wf.first', 1, '2026-01-10 10:01Z'),
             (3, 'wf.second', 1, '2026-01-10 10:02Z'),
             (4, 'wf.third', 1, '2026-01-10 10:02Z');
-        SELECT setval('attune.execution_id_seq', 5);""")
+        SELECT setval('attune.execution_id_seq', 5);""",
+    )
     return db
 
 
@@ -457,17 +483,26 @@ def test_tree_children_in_creation_order(out_of_order: attune_nb.Database) -> No
 @pytest.fixture
 def retried(db: attune_nb.Database) -> list[int]:
     first = db.executions.create("deploy.build", status="failed")
-    second = db.executions.create("deploy.build", status="failed", retry_count=1,
-                                  original_execution=first.id, retry_reason="failed")
-    third = db.executions.create("deploy.build", status="completed", retry_count=2,
-                                 original_execution=second.id, retry_reason="failed")
+    second = db.executions.create(
+        "deploy.build",
+        status="failed",
+        retry_count=1,
+        original_execution=first.id,
+        retry_reason="failed",
+    )
+    third = db.executions.create(
+        "deploy.build",
+        status="completed",
+        retry_count=2,
+        original_execution=second.id,
+        retry_reason="failed",
+    )
     db.executions.create("deploy.build", status="failed")  # another chain
     return [first.id, second.id, third.id]
 
 
 @pytest.mark.parametrize("member", [0, 1, 2], ids=["first", "middle", "last"])
-def test_retries_from_any_member(db: attune_nb.Database, retried: list[int],
-                                 member: int) -> None:
+def test_retries_from_any_member(db: attune_nb.Database, retried: list[int], member: int) -> None:
     chain = db.executions.retries(retried[member])
     assert column(chain, "id") == retried
     assert column(chain, "retry_count") == [0, 1, 2]
@@ -484,8 +519,9 @@ def test_retries_of_a_single_attempt(db: attune_nb.Database, retried: list[int])
 
 @pytest.fixture(scope="module")
 def seeded(pg: ThrowawayServer) -> Iterator[attune_nb.Database]:
-    db = attune_nb.connect(pg.create_seeded_database(executions=3000, seed=5,
-                                                     name="hierarchy_seeded"), readonly=True)
+    db = attune_nb.connect(
+        pg.create_seeded_database(executions=3000, seed=5, name="hierarchy_seeded"), readonly=True
+    )
     yield db
     db.close()
     pg.drop_database("hierarchy_seeded")
@@ -497,10 +533,16 @@ def test_workflow_descendants_form_the_tree(seeded: attune_nb.Database) -> None:
     root_id = int(roots["id"].iloc[0])
     down = seeded.executions.descendants(root_id)
     with seeded.transaction() as conn:
-        expected = {r[0] for r in conn.execute(sa.text("""
+        expected = {
+            r[0]
+            for r in conn.execute(
+                sa.text("""
             WITH RECURSIVE t AS (SELECT id FROM attune.execution WHERE id = :r
                 UNION ALL SELECT e.id FROM attune.execution e JOIN t ON e.parent = t.id)
-            SELECT id FROM t"""), {"r": root_id})}
+            SELECT id FROM t"""),
+                {"r": root_id},
+            )
+        }
     assert set(column(down, "id")) == expected and down["depth"].max() >= 2
     down = pre_order(down)
     paths = column(down, "path")

@@ -35,7 +35,13 @@ def db(pg: ThrowawayServer) -> Iterator[Database]:
 
 
 INSERT_KEYS = {
-    "status", "action_ref", "executor", "worker", "parent", "enforcement", "started_at",
+    "status",
+    "action_ref",
+    "executor",
+    "worker",
+    "parent",
+    "enforcement",
+    "started_at",
     "trace_tag",
 }
 
@@ -61,27 +67,37 @@ def _update(db: Database, execution_id: int, assignments: str, **params: Any) ->
 
 def _history(db: Database, execution_id: int) -> list[dict[str, Any]]:
     with db.transaction() as conn:
-        rows = conn.execute(
-            sa.text(
-                "SELECT time, operation, entity_id, entity_ref, changed_fields, old_values, "
-                "new_values FROM attune.execution_history "
-                "WHERE entity_id = :id AND time > now() - interval '1 day' "
-                "ORDER BY time, CASE operation WHEN 'INSERT' THEN 0 WHEN 'UPDATE' THEN 1 ELSE 2 END"
-            ),
-            {"id": execution_id},
-        ).mappings().all()
+        rows = (
+            conn.execute(
+                sa.text(
+                    "SELECT time, operation, entity_id, entity_ref, changed_fields, old_values, "
+                    "new_values FROM attune.execution_history "
+                    "WHERE entity_id = :id AND time > now() - interval '1 day' "
+                    "ORDER BY time, "
+                    "CASE operation WHEN 'INSERT' THEN 0 WHEN 'UPDATE' THEN 1 ELSE 2 END"
+                ),
+                {"id": execution_id},
+            )
+            .mappings()
+            .all()
+        )
     return [dict(r) for r in rows]
 
 
 def _identity_and_worker(db: Database) -> tuple[int, int]:
     n = next(_unique)
     with db.transaction() as conn:
-        identity = conn.execute(sa.text(
-            "INSERT INTO attune.identity (login) VALUES (:l) RETURNING id"),
-            {"l": f"ops{n}"}).scalar_one()
-        worker = conn.execute(sa.text(
-            "INSERT INTO attune.worker (name, worker_type, worker_role) "
-            "VALUES (:n, 'local', 'action') RETURNING id"), {"n": f"w{n}"}).scalar_one()
+        identity = conn.execute(
+            sa.text("INSERT INTO attune.identity (login) VALUES (:l) RETURNING id"),
+            {"l": f"ops{n}"},
+        ).scalar_one()
+        worker = conn.execute(
+            sa.text(
+                "INSERT INTO attune.worker (name, worker_type, worker_role) "
+                "VALUES (:n, 'local', 'action') RETURNING id"
+            ),
+            {"n": f"w{n}"},
+        ).scalar_one()
     return identity, worker
 
 
@@ -89,8 +105,14 @@ def test_insert_writes_one_row_with_initial_values(db: Database) -> None:
     identity, worker = _identity_and_worker(db)
     started = dt.datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=dt.UTC)
     execution_id = _insert(
-        db, executor=identity, worker=worker, parent=9001, enforcement=9002,
-        started_at=started, trace_tag="trace-1", status="running",
+        db,
+        executor=identity,
+        worker=worker,
+        parent=9001,
+        enforcement=9002,
+        started_at=started,
+        trace_tag="trace-1",
+        status="running",
     )
     (row,) = _history(db, execution_id)
     assert row["operation"] == "INSERT"
@@ -102,8 +124,13 @@ def test_insert_writes_one_row_with_initial_values(db: Database) -> None:
     assert set(new) == INSERT_KEYS
     assert dt.datetime.fromisoformat(new.pop("started_at")) == started
     assert new == {
-        "status": "running", "action_ref": "core.echo", "executor": identity,
-        "worker": worker, "parent": 9001, "enforcement": 9002, "trace_tag": "trace-1",
+        "status": "running",
+        "action_ref": "core.echo",
+        "executor": identity,
+        "worker": worker,
+        "parent": 9001,
+        "enforcement": 9002,
+        "trace_tag": "trace-1",
     }
 
 
@@ -111,8 +138,14 @@ def test_insert_with_defaults_keeps_every_key(db: Database) -> None:
     execution_id = _insert(db)
     (row,) = _history(db, execution_id)
     assert row["new_values"] == {
-        "status": "requested", "action_ref": "core.echo", "executor": None, "worker": None,
-        "parent": None, "enforcement": None, "started_at": None, "trace_tag": None,
+        "status": "requested",
+        "action_ref": "core.echo",
+        "executor": None,
+        "worker": None,
+        "parent": None,
+        "enforcement": None,
+        "started_at": None,
+        "trace_tag": None,
     }
 
 
@@ -133,15 +166,24 @@ def test_update_of_several_tracked_fields_lists_them_all(db: Database) -> None:
     identity, worker = _identity_and_worker(db)
     execution_id = _insert(db, status="scheduled")
     _update(
-        db, execution_id,
+        db,
+        execution_id,
         "status = 'running', worker = :w, executor = :e, started_at = :s, trace_tag = 't2', "
-        "result = '{\"ok\": true}', workflow_task = '{\"task_name\": \"a\"}', "
-        "env_vars = '{\"A\": \"1\"}'",
-        w=worker, e=identity, s=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        'result = \'{"ok": true}\', workflow_task = \'{"task_name": "a"}\', '
+        'env_vars = \'{"A": "1"}\'',
+        w=worker,
+        e=identity,
+        s=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
     )
     update = _history(db, execution_id)[-1]
     tracked = {
-        "status", "result", "executor", "worker", "workflow_task", "env_vars", "started_at",
+        "status",
+        "result",
+        "executor",
+        "worker",
+        "workflow_task",
+        "env_vars",
+        "started_at",
         "trace_tag",
     }
     assert set(update["changed_fields"]) == tracked
@@ -173,7 +215,8 @@ def test_update_of_two_fields_names_only_those(db: Database) -> None:
         pytest.param("config = '{\"x\": 1}'", "config = '{\"x\": 1}'", id="config"),
         pytest.param("retry_reason = 'flaky'", "retry_reason = 'flaky'", id="retry_reason"),
         pytest.param(
-            "max_retries = 3, timeout_seconds = 60", "max_retries = 3 AND timeout_seconds = 60",
+            "max_retries = 3, timeout_seconds = 60",
+            "max_retries = 3 AND timeout_seconds = 60",
             id="max_retries-timeout_seconds",
         ),
         pytest.param("status = 'requested'", "status = 'requested'", id="status-unchanged"),
@@ -214,8 +257,10 @@ def test_large_json_is_stored_as_digest(db: Database, column: str, kind: str) ->
 def _md5_and_size(db: Database, column: str, execution_id: int) -> tuple[str, int]:
     with db.transaction() as conn:
         text, md5, size = conn.execute(
-            sa.text(f"SELECT {column}::text, md5({column}::text), octet_length({column}::text) "
-                    "FROM attune.execution WHERE id = :id"),
+            sa.text(
+                f"SELECT {column}::text, md5({column}::text), octet_length({column}::text) "
+                "FROM attune.execution WHERE id = :id"
+            ),
             {"id": execution_id},
         ).one()
     # The digest is of the jsonb text as PostgreSQL renders it.
@@ -250,15 +295,18 @@ def test_result_of_1025_bytes_is_summarized(db: Database) -> None:
     md5, size = _md5_and_size(db, "result", execution_id)
     assert size == 1025
     assert _history(db, execution_id)[-1]["new_values"]["result"] == {
-        "digest": f"md5:{md5}", "size": 1025, "type": "object",
+        "digest": f"md5:{md5}",
+        "size": 1025,
+        "type": "object",
     }
 
 
 def test_small_result_is_stored_as_is(db: Database) -> None:
     execution_id = _insert(db, status="running")
     result = {"stdout": "hello", "exit_code": 0, "timed_out": False}
-    _update(db, execution_id, "status = 'completed', result = CAST(:v AS jsonb)",
-            v=json.dumps(result))
+    _update(
+        db, execution_id, "status = 'completed', result = CAST(:v AS jsonb)", v=json.dumps(result)
+    )
     assert _history(db, execution_id)[-1]["new_values"]["result"] == result
 
 
@@ -280,14 +328,18 @@ def test_delete_writes_one_row_and_history_outlives_execution(db: Database) -> N
 
 def test_changes_in_one_transaction_share_one_time(db: Database) -> None:
     with db.transaction() as conn:
-        execution_id = conn.execute(sa.text(
-            "INSERT INTO attune.execution (action_ref) VALUES ('core.echo') RETURNING id"
-        )).scalar_one()
+        execution_id = conn.execute(
+            sa.text("INSERT INTO attune.execution (action_ref) VALUES ('core.echo') RETURNING id")
+        ).scalar_one()
         conn.execute(sa.text("SELECT pg_sleep(0.01)"))
-        conn.execute(sa.text("UPDATE attune.execution SET status = 'scheduling' WHERE id = :id"),
-                     {"id": execution_id})
-        conn.execute(sa.text("UPDATE attune.execution SET status = 'scheduled' WHERE id = :id"),
-                     {"id": execution_id})
+        conn.execute(
+            sa.text("UPDATE attune.execution SET status = 'scheduling' WHERE id = :id"),
+            {"id": execution_id},
+        )
+        conn.execute(
+            sa.text("UPDATE attune.execution SET status = 'scheduled' WHERE id = :id"),
+            {"id": execution_id},
+        )
         transaction_start = conn.execute(sa.text("SELECT now()")).scalar_one()
     history = _history(db, execution_id)
     assert len(history) == 3
@@ -304,14 +356,16 @@ def test_changes_in_separate_transactions_have_increasing_times(db: Database) ->
 def test_updated_column_changes_on_update_and_created_does_not(db: Database) -> None:
     execution_id = _insert(db)
     with db.transaction() as conn:
-        created, updated = conn.execute(sa.text(
-            "SELECT created, updated FROM attune.execution WHERE id = :id"),
-            {"id": execution_id}).one()
+        created, updated = conn.execute(
+            sa.text("SELECT created, updated FROM attune.execution WHERE id = :id"),
+            {"id": execution_id},
+        ).one()
     _update(db, execution_id, "retry_reason = 'touch'")
     with db.transaction() as conn:
-        created_after, updated_after = conn.execute(sa.text(
-            "SELECT created, updated FROM attune.execution WHERE id = :id"),
-            {"id": execution_id}).one()
+        created_after, updated_after = conn.execute(
+            sa.text("SELECT created, updated FROM attune.execution WHERE id = :id"),
+            {"id": execution_id},
+        ).one()
     assert created_after == created
     assert updated_after > updated
 
@@ -319,19 +373,20 @@ def test_updated_column_changes_on_update_and_created_does_not(db: Database) -> 
 def test_updated_column_ignores_an_explicit_value(db: Database) -> None:
     execution_id = _insert(db)
     with db.transaction() as conn:
-        conn.execute(sa.text(
-            "UPDATE attune.execution SET updated = '2000-01-01' WHERE id = :id"),
-            {"id": execution_id})
+        conn.execute(
+            sa.text("UPDATE attune.execution SET updated = '2000-01-01' WHERE id = :id"),
+            {"id": execution_id},
+        )
         now = conn.execute(sa.text("SELECT now()")).scalar_one()
-    assert db.scalar("SELECT updated FROM attune.execution WHERE id = :id",
-                     id=execution_id) == now
+    assert db.scalar("SELECT updated FROM attune.execution WHERE id = :id", id=execution_id) == now
 
 
 @pytest.mark.parametrize(
     ("table", "insert"),
     [
         pytest.param(
-            "identity", "INSERT INTO attune.identity (login) VALUES (:u) RETURNING id",
+            "identity",
+            "INSERT INTO attune.identity (login) VALUES (:u) RETURNING id",
             id="identity",
         ),
         pytest.param(
@@ -353,6 +408,7 @@ def test_updated_trigger_on_other_tables(db: Database, table: str, insert: str) 
         row_id = conn.execute(sa.text(insert), {"u": f"u{next(_unique)}"}).scalar_one()
     before = db.scalar(f"SELECT updated FROM attune.{table} WHERE id = :id", id=row_id)
     with db.transaction() as conn:
-        conn.execute(sa.text(f"UPDATE attune.{table} SET created = created WHERE id = :id"),
-                     {"id": row_id})
+        conn.execute(
+            sa.text(f"UPDATE attune.{table} SET created = created WHERE id = :id"), {"id": row_id}
+        )
     assert db.scalar(f"SELECT updated FROM attune.{table} WHERE id = :id", id=row_id) > before

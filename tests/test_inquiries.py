@@ -30,22 +30,35 @@ from attune_nb import (
     InvalidFilter,
     InvalidResponse,
 )
-from attune_nb.frames import INQUIRY_STATUS_DTYPE
-from attune_nb.frames import INQUIRY_COLUMNS
+from attune_nb.frames import INQUIRY_COLUMNS, INQUIRY_STATUS_DTYPE
 from attune_nb.inquiries import validate_response
 from attune_nb.testing import ThrowawayServer
 
 SCHEMA = {
     "type": "object",
-    "properties": {"choice": {"enum": ["approve", "reject", "defer"]},
-                   "comment": {"type": "string"}},
+    "properties": {
+        "choice": {"enum": ["approve", "reject", "defer"]},
+        "comment": {"type": "string"},
+    },
     "required": ["choice"],
     "additionalProperties": False,
 }
 OPTIONS = ["approve", "reject"]  # narrower than the schema: "defer" passes only the schema
 
-FRAME_COLUMNS = ["id", "execution", "status", "prompt", "assigned_to", "created", "timeout_at",
-                 "responded_at", "responded_by", "updated", "response_options", "response"]
+FRAME_COLUMNS = [
+    "id",
+    "execution",
+    "status",
+    "prompt",
+    "assigned_to",
+    "created",
+    "timeout_at",
+    "responded_at",
+    "responded_by",
+    "updated",
+    "response_options",
+    "response",
+]
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -59,32 +72,54 @@ def sql(db: attune_nb.Database, statement: str, **params: Any) -> Any:
 
 
 def identity(db: attune_nb.Database, login: str) -> int:
-    return sql(db, "INSERT INTO attune.identity (login) VALUES (:login) RETURNING id",
-               login=login)
+    return sql(db, "INSERT INTO attune.identity (login) VALUES (:login) RETURNING id", login=login)
 
 
-def inquiry(db: attune_nb.Database, execution: int, *, prompt: str = "Deploy to prod?",
-            schema: Any = SCHEMA, options: Any = OPTIONS, assigned_to: int | None = None,
-            status: str = "pending", timeout_at: datetime | None = None,
-            created: datetime | None = None, column: str = "created_by_execution") -> int:
-    return sql(db, f"""
+def inquiry(
+    db: attune_nb.Database,
+    execution: int,
+    *,
+    prompt: str = "Deploy to prod?",
+    schema: Any = SCHEMA,
+    options: Any = OPTIONS,
+    assigned_to: int | None = None,
+    status: str = "pending",
+    timeout_at: datetime | None = None,
+    created: datetime | None = None,
+    column: str = "created_by_execution",
+) -> int:
+    return sql(
+        db,
+        f"""
         INSERT INTO attune.inquiry ({column}, prompt, response_schema, response_options,
                                     assigned_to, status, timeout_at, created, updated)
         VALUES (:execution, :prompt, CAST(:schema AS jsonb), CAST(:options AS jsonb),
                 :assigned_to, CAST(:status AS attune.inquiry_status_enum), :timeout_at,
                 coalesce(:created, now()), coalesce(:created, now()))
-        RETURNING id""", execution=execution, prompt=prompt,
-               schema=None if schema is None else json.dumps(schema),
-               options=json.dumps(options), assigned_to=assigned_to, status=status,
-               timeout_at=timeout_at, created=created)
+        RETURNING id""",
+        execution=execution,
+        prompt=prompt,
+        schema=None if schema is None else json.dumps(schema),
+        options=json.dumps(options),
+        assigned_to=assigned_to,
+        status=status,
+        timeout_at=timeout_at,
+        created=created,
+    )
 
 
 def row_state(db: attune_nb.Database, inquiry_id: int) -> tuple[Any, ...]:
     """Everything respond() may write, to check that a refusal wrote nothing."""
     with db.transaction() as conn:
-        return tuple(conn.execute(sa.text(
-            "SELECT status::text, response, responded_at, responded_by, updated "
-            "FROM attune.inquiry WHERE id = :id"), {"id": inquiry_id}).one())
+        return tuple(
+            conn.execute(
+                sa.text(
+                    "SELECT status::text, response, responded_at, responded_by, updated "
+                    "FROM attune.inquiry WHERE id = :id"
+                ),
+                {"id": inquiry_id},
+            ).one()
+        )
 
 
 def _people(db: attune_nb.Database) -> dict[str, int]:
@@ -130,8 +165,12 @@ def check_layout(frame: pd.DataFrame) -> None:
     assert frame["status"].dtype == INQUIRY_STATUS_DTYPE
     assert isinstance(frame["status"].dtype, pd.CategoricalDtype)
     assert frame["status"].dtype.ordered
-    assert list(frame["status"].dtype.categories) == ["pending", "responded", "timeout",
-                                                      "cancelled"]
+    assert list(frame["status"].dtype.categories) == [
+        "pending",
+        "responded",
+        "timeout",
+        "cancelled",
+    ]
     assert str(frame["prompt"].dtype) == "string"
     for name in ("created", "timeout_at", "responded_at", "updated"):
         assert str(frame[name].dtype) == "datetime64[ns, UTC]", name
@@ -145,8 +184,13 @@ def check_layout(frame: pd.DataFrame) -> None:
 def test_frame_layout_and_order(db: attune_nb.Database, world: dict[str, int]) -> None:
     base = datetime(2026, 1, 10, tzinfo=UTC)
     first = inquiry(db, world["execution"], created=base, assigned_to=world["alice"])
-    second = inquiry(db, world["execution"], created=base + timedelta(hours=1),
-                     timeout_at=base + timedelta(days=1), status="timeout")
+    second = inquiry(
+        db,
+        world["execution"],
+        created=base + timedelta(hours=1),
+        timeout_at=base + timedelta(days=1),
+        status="timeout",
+    )
     tie = inquiry(db, world["execution"], created=base + timedelta(hours=1))
     frame = db.inquiries.frame()
     check_layout(frame)
@@ -173,8 +217,13 @@ def test_frame_filters(db: attune_nb.Database, world: dict[str, int]) -> None:
     other = db.executions.create("deploy.approve").id
     base = datetime(2026, 1, 10, tzinfo=UTC)
     a = inquiry(db, world["execution"], created=base, assigned_to=world["alice"])
-    b = inquiry(db, world["execution"], created=base + timedelta(days=1), status="responded",
-                assigned_to=world["bob"])
+    b = inquiry(
+        db,
+        world["execution"],
+        created=base + timedelta(days=1),
+        status="responded",
+        assigned_to=world["bob"],
+    )
     c = inquiry(db, other, created=base + timedelta(days=2), status="cancelled")
 
     def ids(**filters: Any) -> list[int]:
@@ -201,16 +250,36 @@ def test_frame_filters(db: attune_nb.Database, world: dict[str, int]) -> None:
     assert ids(limit=None) == [c, b, a]
 
 
-@pytest.mark.parametrize(("filters", "name"), [
-    ({"status": "open"}, "status"), ({"status": ["pending", "Pending"]}, "status"),
-    ({"execution": "1"}, "execution"), ({"assigned_to": [True]}, "assigned_to"),
-    ({"since": "yesterday"}, "since"), ({"limit": -1}, "limit"), ({"limit": 1.5}, "limit"),
-    ({"offset": -1}, "offset"), ({"statuss": "pending"}, "statuss"),
-    ({"since": "2026-01-12", "until": "2026-01-11"}, "until"),
-], ids=["unknown-status", "status-case", "execution-str", "assigned-bool", "since-text",
-        "negative-limit", "float-limit", "negative-offset", "typo", "window-backwards"])
-def test_frame_refuses_bad_filters(db: attune_nb.Database, filters: dict[str, Any],
-                                   name: str) -> None:
+@pytest.mark.parametrize(
+    ("filters", "name"),
+    [
+        ({"status": "open"}, "status"),
+        ({"status": ["pending", "Pending"]}, "status"),
+        ({"execution": "1"}, "execution"),
+        ({"assigned_to": [True]}, "assigned_to"),
+        ({"since": "yesterday"}, "since"),
+        ({"limit": -1}, "limit"),
+        ({"limit": 1.5}, "limit"),
+        ({"offset": -1}, "offset"),
+        ({"statuss": "pending"}, "statuss"),
+        ({"since": "2026-01-12", "until": "2026-01-11"}, "until"),
+    ],
+    ids=[
+        "unknown-status",
+        "status-case",
+        "execution-str",
+        "assigned-bool",
+        "since-text",
+        "negative-limit",
+        "float-limit",
+        "negative-offset",
+        "typo",
+        "window-backwards",
+    ],
+)
+def test_frame_refuses_bad_filters(
+    db: attune_nb.Database, filters: dict[str, Any], name: str
+) -> None:
     with pytest.raises(InvalidFilter) as info:
         db.inquiries.frame(**filters)
     assert info.value.name == name
@@ -236,14 +305,18 @@ def test_frame_accepts_numpy_ids(db: attune_nb.Database, world: dict[str, int]) 
 
 def test_get(shared: attune_nb.Database, people: dict[str, int]) -> None:
     timeout = datetime(2030, 1, 1, tzinfo=UTC)
-    inquiry_id = inquiry(shared, people["execution"], assigned_to=people["alice"],
-                         timeout_at=timeout)
+    inquiry_id = inquiry(
+        shared, people["execution"], assigned_to=people["alice"], timeout_at=timeout
+    )
     got = shared.inquiries.get(inquiry_id)
     assert isinstance(got, Inquiry)
     assert got.id == inquiry_id
     assert got.created_by_execution == people["execution"]
-    assert (got.status, got.prompt, got.assigned_to) == ("pending", "Deploy to prod?",
-                                                         people["alice"])
+    assert (got.status, got.prompt, got.assigned_to) == (
+        "pending",
+        "Deploy to prod?",
+        people["alice"],
+    )
     assert got.response_schema == SCHEMA and got.response_options == OPTIONS
     assert got.timeout_at == timeout
     assert got.response is None and got.responded_at is None and got.responded_by is None
@@ -267,11 +340,13 @@ def test_get_bad_id_type(shared: attune_nb.Database, bad_id: Any) -> None:
 
 
 @pytest.mark.parametrize("timeout_in", [None, timedelta(hours=1)], ids=["no-timeout", "future"])
-def test_respond(shared: attune_nb.Database, people: dict[str, int],
-                 timeout_in: timedelta | None) -> None:
+def test_respond(
+    shared: attune_nb.Database, people: dict[str, int], timeout_in: timedelta | None
+) -> None:
     timeout_at = datetime.now(UTC) + timeout_in if timeout_in else None
-    inquiry_id = inquiry(shared, people["execution"], assigned_to=people["alice"],
-                         timeout_at=timeout_at)
+    inquiry_id = inquiry(
+        shared, people["execution"], assigned_to=people["alice"], timeout_at=timeout_at
+    )
     response = {"choice": "approve", "comment": "ship it"}
     answered = shared.inquiries.respond(inquiry_id, response, responder=people["alice"])
     assert answered.status == "responded"
@@ -285,8 +360,9 @@ def test_respond(shared: attune_nb.Database, people: dict[str, int],
     assert stored == response
 
 
-def test_respond_without_schema_checks_the_options(shared: attune_nb.Database,
-                                                   people: dict[str, int]) -> None:
+def test_respond_without_schema_checks_the_options(
+    shared: attune_nb.Database, people: dict[str, int]
+) -> None:
     inquiry_id = inquiry(shared, people["execution"], schema=None, options=["yes", "no"])
     with pytest.raises(InvalidResponse) as info:
         shared.inquiries.respond(inquiry_id, "maybe")
@@ -294,15 +370,20 @@ def test_respond_without_schema_checks_the_options(shared: attune_nb.Database,
     assert shared.inquiries.respond(inquiry_id, "yes").response == "yes"
 
 
-@pytest.mark.parametrize(("response", "fragment"), [
-    ({"choice": "maybe"}, "'maybe' is not one of"),
-    ({"comment": "no choice"}, "'choice' is a required property"),
-    ({"choice": "approve", "extra": 1}, "Additional properties are not allowed"),
-    ("approve", "is not of type 'object'"),
-    ({"choice": "approve", "comment": 5}, "5 is not of type 'string'"),
-], ids=["not-in-enum", "missing-choice", "extra-key", "not-an-object", "bad-comment"])
-def test_respond_refuses_what_the_schema_refuses(shared: attune_nb.Database, people: dict[str, int],
-                                                 response: Any, fragment: str) -> None:
+@pytest.mark.parametrize(
+    ("response", "fragment"),
+    [
+        ({"choice": "maybe"}, "'maybe' is not one of"),
+        ({"comment": "no choice"}, "'choice' is a required property"),
+        ({"choice": "approve", "extra": 1}, "Additional properties are not allowed"),
+        ("approve", "is not of type 'object'"),
+        ({"choice": "approve", "comment": 5}, "5 is not of type 'string'"),
+    ],
+    ids=["not-in-enum", "missing-choice", "extra-key", "not-an-object", "bad-comment"],
+)
+def test_respond_refuses_what_the_schema_refuses(
+    shared: attune_nb.Database, people: dict[str, int], response: Any, fragment: str
+) -> None:
     inquiry_id = inquiry(shared, people["execution"], assigned_to=people["alice"])
     before = row_state(shared, inquiry_id)
     with pytest.raises(InvalidResponse) as info:
@@ -314,8 +395,9 @@ def test_respond_refuses_what_the_schema_refuses(shared: attune_nb.Database, peo
     assert row_state(shared, inquiry_id) == before
 
 
-def test_respond_refuses_a_choice_not_in_the_options(shared: attune_nb.Database,
-                                                     people: dict[str, int]) -> None:
+def test_respond_refuses_a_choice_not_in_the_options(
+    shared: attune_nb.Database, people: dict[str, int]
+) -> None:
     inquiry_id = inquiry(shared, people["execution"])
     before = row_state(shared, inquiry_id)
     with pytest.raises(InvalidResponse) as info:
@@ -324,19 +406,22 @@ def test_respond_refuses_a_choice_not_in_the_options(shared: attune_nb.Database,
     assert row_state(shared, inquiry_id) == before
 
 
-def test_respond_refuses_a_responder_who_is_not_the_assignee(shared: attune_nb.Database,
-                                                             people: dict[str, int]) -> None:
+def test_respond_refuses_a_responder_who_is_not_the_assignee(
+    shared: attune_nb.Database, people: dict[str, int]
+) -> None:
     inquiry_id = inquiry(shared, people["execution"], assigned_to=people["alice"])
     before = row_state(shared, inquiry_id)
     with pytest.raises(InvalidResponse) as info:
         shared.inquiries.respond(inquiry_id, {"choice": "approve"}, responder=people["bob"])
     assert info.value.messages == [
-        f"only the assignee (identity {people['alice']}) may respond, not identity {people['bob']}"]
+        f"only the assignee (identity {people['alice']}) may respond, not identity {people['bob']}"
+    ]
     assert row_state(shared, inquiry_id) == before
 
 
-def test_respond_to_an_assigned_inquiry_needs_the_responder(shared: attune_nb.Database,
-                                                            people: dict[str, int]) -> None:
+def test_respond_to_an_assigned_inquiry_needs_the_responder(
+    shared: attune_nb.Database, people: dict[str, int]
+) -> None:
     inquiry_id = inquiry(shared, people["execution"], assigned_to=people["alice"])
     before = row_state(shared, inquiry_id)
     with pytest.raises(InvalidResponse):
@@ -344,15 +429,17 @@ def test_respond_to_an_assigned_inquiry_needs_the_responder(shared: attune_nb.Da
     assert row_state(shared, inquiry_id) == before
 
 
-def test_anyone_may_answer_an_unassigned_inquiry(shared: attune_nb.Database,
-                                                 people: dict[str, int]) -> None:
+def test_anyone_may_answer_an_unassigned_inquiry(
+    shared: attune_nb.Database, people: dict[str, int]
+) -> None:
     inquiry_id = inquiry(shared, people["execution"])
     answered = shared.inquiries.respond(inquiry_id, {"choice": "reject"}, responder=people["bob"])
     assert (answered.status, answered.responded_by) == ("responded", people["bob"])
 
 
-def test_respond_with_an_unknown_responder_is_an_attune_nb_error(shared: attune_nb.Database,
-                                                                 people: dict[str, int]) -> None:
+def test_respond_with_an_unknown_responder_is_an_attune_nb_error(
+    shared: attune_nb.Database, people: dict[str, int]
+) -> None:
     inquiry_id = inquiry(shared, people["execution"])
     before = row_state(shared, inquiry_id)
     with pytest.raises(AttuneNbError):
@@ -361,8 +448,9 @@ def test_respond_with_an_unknown_responder_is_an_attune_nb_error(shared: attune_
 
 
 @pytest.mark.parametrize("status", ["responded", "cancelled", "timeout"])
-def test_respond_to_a_closed_inquiry(shared: attune_nb.Database, people: dict[str, int],
-                                     status: str) -> None:
+def test_respond_to_a_closed_inquiry(
+    shared: attune_nb.Database, people: dict[str, int], status: str
+) -> None:
     inquiry_id = inquiry(shared, people["execution"], status=status)
     before = row_state(shared, inquiry_id)
     with pytest.raises(InquiryClosed) as info:
@@ -375,8 +463,9 @@ def test_respond_to_a_closed_inquiry(shared: attune_nb.Database, people: dict[st
 
 def test_respond_after_the_timeout(shared: attune_nb.Database, people: dict[str, int]) -> None:
     expired = datetime.now(UTC) - timedelta(minutes=5)
-    inquiry_id = inquiry(shared, people["execution"], assigned_to=people["alice"],
-                         timeout_at=expired)
+    inquiry_id = inquiry(
+        shared, people["execution"], assigned_to=people["alice"], timeout_at=expired
+    )
     before = row_state(shared, inquiry_id)
     with pytest.raises(InquiryClosed) as info:
         shared.inquiries.respond(inquiry_id, {"choice": "approve"}, responder=people["alice"])
@@ -391,8 +480,9 @@ def test_respond_unknown_inquiry(shared: attune_nb.Database) -> None:
     assert info.value.inquiry_id == 4040
 
 
-def test_concurrent_responses_have_one_winner(shared: attune_nb.Database, shared_url: str,
-                                              people: dict[str, int]) -> None:
+def test_concurrent_responses_have_one_winner(
+    shared: attune_nb.Database, shared_url: str, people: dict[str, int]
+) -> None:
     inquiry_id = inquiry(shared, people["execution"])
     dbs = [attune_nb.connect(shared_url) for _ in range(6)]
     barrier = threading.Barrier(len(dbs))
@@ -403,7 +493,7 @@ def test_concurrent_responses_have_one_winner(shared: attune_nb.Database, shared
         barrier.wait()
         try:
             outcomes[i] = dbs[i].inquiries.respond(inquiry_id, {"choice": choices[i]})
-        except Exception as exc:  # noqa: BLE001 - every outcome is asserted on below
+        except Exception as exc:
             outcomes[i] = exc
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(dbs))]
@@ -424,12 +514,14 @@ def test_concurrent_responses_have_one_winner(shared: attune_nb.Database, shared
     assert shared.inquiries.get(inquiry_id).response == winners[0].response
 
 
-def test_respond_notifies_inquiry_responded(shared: attune_nb.Database, shared_url: str,
-                                            people: dict[str, int]) -> None:
+def test_respond_notifies_inquiry_responded(
+    shared: attune_nb.Database, shared_url: str, people: dict[str, int]
+) -> None:
     inquiry_id = inquiry(shared, people["execution"])
     parsed = make_url(shared_url)
-    listener = psycopg2.connect(host=parsed.query["host"], user=parsed.username,
-                                dbname=parsed.database)
+    listener = psycopg2.connect(
+        host=parsed.query["host"], user=parsed.username, dbname=parsed.database
+    )
     try:
         listener.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
         with listener.cursor() as cur:
@@ -444,19 +536,41 @@ def test_respond_notifies_inquiry_responded(shared: attune_nb.Database, shared_u
     assert len(notes) == 1
     payload = json.loads(notes[0].payload)
     assert (payload["entity_type"], payload["id"], payload["status"]) == (
-        "inquiry", inquiry_id, "responded")
+        "inquiry",
+        inquiry_id,
+        "responded",
+    )
     assert payload["created_by_execution"] == people["execution"]
 
 
 # -- validate_response (pure) -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("response", "ok"), [
-    ({"choice": "approve"}, True), ({"option": "approve"}, True), ({"answer": "reject"}, True),
-    ({"option": "nope"}, False), ({"answer": "nope"}, False), ("approve", True), ("no", False),
-    (["approve"], True), ({"other": "x"}, True),
-], ids=["choice", "option", "answer", "bad-option", "bad-answer", "plain", "plain-bad", "list",
-        "no-choice-key"])
+@pytest.mark.parametrize(
+    ("response", "ok"),
+    [
+        ({"choice": "approve"}, True),
+        ({"option": "approve"}, True),
+        ({"answer": "reject"}, True),
+        ({"option": "nope"}, False),
+        ({"answer": "nope"}, False),
+        ("approve", True),
+        ("no", False),
+        (["approve"], True),
+        ({"other": "x"}, True),
+    ],
+    ids=[
+        "choice",
+        "option",
+        "answer",
+        "bad-option",
+        "bad-answer",
+        "plain",
+        "plain-bad",
+        "list",
+        "no-choice-key",
+    ],
+)
 def test_validate_response_options_only(response: Any, ok: bool) -> None:
     subject = Inquiry(1, 2, "?", "pending", response_options=OPTIONS)
     assert (validate_response(subject, response) == []) is ok
@@ -505,8 +619,11 @@ def old(empty_url: str) -> Iterator[attune_nb.Database]:
 def test_old_schema_execution_column_is_probed(old: attune_nb.Database) -> None:
     assert old.managed is False
     assert old.inquiries.execution_column == "execution"
-    execution = sql(old, "INSERT INTO attune.execution (action_ref, status) "
-                         "VALUES ('deploy.approve', 'running') RETURNING id")
+    execution = sql(
+        old,
+        "INSERT INTO attune.execution (action_ref, status) "
+        "VALUES ('deploy.approve', 'running') RETURNING id",
+    )
     other = sql(old, "INSERT INTO attune.execution (action_ref) VALUES ('x.y') RETURNING id")
     first = inquiry(old, execution, column="execution")
     inquiry(old, other, column="execution", status="cancelled")

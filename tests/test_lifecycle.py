@@ -22,8 +22,16 @@ from attune_nb.lifecycle import (
 
 # ATTUNE_SCHEMA.md, execution_status_enum, in declaration order.
 STATUSES = [
-    "requested", "scheduling", "scheduled", "running", "completed",
-    "failed", "canceling", "cancelled", "timeout", "abandoned",
+    "requested",
+    "scheduling",
+    "scheduled",
+    "running",
+    "completed",
+    "failed",
+    "canceling",
+    "cancelled",
+    "timeout",
+    "abandoned",
 ]
 TERMINAL_NAMES = {"completed", "failed", "timeout", "cancelled", "abandoned"}
 ACTIVE_NAMES = {"requested", "scheduling", "scheduled", "running", "canceling"}
@@ -72,7 +80,7 @@ def test_terminal_and_active_partition_the_ten() -> None:
     assert {s.value for s in TERMINAL} == TERMINAL_NAMES
     assert {s.value for s in ACTIVE} == ACTIVE_NAMES
     assert TERMINAL.isdisjoint(ACTIVE)
-    assert TERMINAL | ACTIVE == set(ExecutionStatus)
+    assert set(ExecutionStatus) == TERMINAL | ACTIVE
 
 
 @pytest.mark.parametrize("status", list(ExecutionStatus), ids=lambda s: s.value)
@@ -99,8 +107,7 @@ def test_terminal_statuses_allow_nothing(status: str) -> None:
         assert f"{status} is terminal" in str(info.value)
 
 
-@pytest.mark.parametrize(("current", "requested"), PAIRS,
-                         ids=[f"{c}->{r}" for c, r in PAIRS])
+@pytest.mark.parametrize(("current", "requested"), PAIRS, ids=[f"{c}->{r}" for c, r in PAIRS])
 def test_check_transition(current: str, requested: str) -> None:
     if requested in TABLE[current]:
         check_transition(current, requested)  # raises if refused
@@ -133,22 +140,38 @@ def test_parse_status_accepts_members(status: ExecutionStatus) -> None:
     assert parse_status(status) is status
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("running", ExecutionStatus.RUNNING),
-    ("RUNNING", ExecutionStatus.RUNNING),
-    ("Canceling", ExecutionStatus.CANCELING),
-    ("cancelled", ExecutionStatus.CANCELLED),
-    ("  timeout\n", ExecutionStatus.TIMEOUT),
-], ids=["lower", "upper", "title-one-l", "two-l", "padded"])
-def test_parse_status_accepts_strings_case_insensitively(text: str,
-                                                         expected: ExecutionStatus) -> None:
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("running", ExecutionStatus.RUNNING),
+        ("RUNNING", ExecutionStatus.RUNNING),
+        ("Canceling", ExecutionStatus.CANCELING),
+        ("cancelled", ExecutionStatus.CANCELLED),
+        ("  timeout\n", ExecutionStatus.TIMEOUT),
+    ],
+    ids=["lower", "upper", "title-one-l", "two-l", "padded"],
+)
+def test_parse_status_accepts_strings_case_insensitively(
+    text: str, expected: ExecutionStatus
+) -> None:
     assert parse_status(text) is expected
 
 
-@pytest.mark.parametrize("value", ["cancelling", "canceled", "", "done", None, 3, 3.0, b"running",
-                                   ["running"]],
-                         ids=["two-l-canceling", "one-l-cancelled", "empty", "unknown", "none",
-                              "int", "float", "bytes", "list"])
+@pytest.mark.parametrize(
+    "value",
+    ["cancelling", "canceled", "", "done", None, 3, 3.0, b"running", ["running"]],
+    ids=[
+        "two-l-canceling",
+        "one-l-cancelled",
+        "empty",
+        "unknown",
+        "none",
+        "int",
+        "float",
+        "bytes",
+        "list",
+    ],
+)
 def test_parse_status_refuses(value: object) -> None:
     with pytest.raises(InvalidStatus) as info:
         parse_status(value)

@@ -23,8 +23,16 @@ from attune_nb.testing import ThrowawayServer
 # ATTUNE_SCHEMA.md, "Enum types": values in declaration order.
 ENUMS: dict[str, list[str]] = {
     "execution_status_enum": [
-        "requested", "scheduling", "scheduled", "running", "completed",
-        "failed", "canceling", "cancelled", "timeout", "abandoned",
+        "requested",
+        "scheduling",
+        "scheduled",
+        "running",
+        "completed",
+        "failed",
+        "canceling",
+        "cancelled",
+        "timeout",
+        "abandoned",
     ],
     "inquiry_status_enum": ["pending", "responded", "timeout", "cancelled"],
     "enforcement_status_enum": ["created", "processed", "disabled"],
@@ -38,53 +46,170 @@ ENUMS: dict[str, list[str]] = {
 # ATTUNE_SCHEMA.md, "Tables": every column of the subset, no more.
 TABLES: dict[str, set[str]] = {
     "identity": {
-        "id", "login", "display_name", "password_hash", "attributes", "frozen", "created",
+        "id",
+        "login",
+        "display_name",
+        "password_hash",
+        "attributes",
+        "frozen",
+        "created",
         "updated",
     },
     "pack": {
-        "id", "ref", "label", "description", "version", "conf_schema", "config", "meta", "tags",
-        "runtime_deps", "dependencies", "is_standard", "created", "updated",
+        "id",
+        "ref",
+        "label",
+        "description",
+        "version",
+        "conf_schema",
+        "config",
+        "meta",
+        "tags",
+        "runtime_deps",
+        "dependencies",
+        "is_standard",
+        "created",
+        "updated",
     },
     "action": {
-        "id", "ref", "pack", "pack_ref", "label", "description", "entrypoint", "runtime",
-        "enabled", "param_schema", "out_schema", "is_adhoc", "timeout_seconds", "max_retries",
-        "workflow_def", "created", "updated",
+        "id",
+        "ref",
+        "pack",
+        "pack_ref",
+        "label",
+        "description",
+        "entrypoint",
+        "runtime",
+        "enabled",
+        "param_schema",
+        "out_schema",
+        "is_adhoc",
+        "timeout_seconds",
+        "max_retries",
+        "workflow_def",
+        "created",
+        "updated",
     },
     "trigger": {
-        "id", "ref", "pack", "pack_ref", "label", "description", "enabled", "param_schema",
-        "out_schema", "created", "updated",
+        "id",
+        "ref",
+        "pack",
+        "pack_ref",
+        "label",
+        "description",
+        "enabled",
+        "param_schema",
+        "out_schema",
+        "created",
+        "updated",
     },
     "rule": {
-        "id", "ref", "pack", "pack_ref", "label", "description", "action", "action_ref",
-        "trigger", "trigger_ref", "conditions", "action_params", "trigger_params", "enabled",
-        "created", "updated",
+        "id",
+        "ref",
+        "pack",
+        "pack_ref",
+        "label",
+        "description",
+        "action",
+        "action_ref",
+        "trigger",
+        "trigger_ref",
+        "conditions",
+        "action_params",
+        "trigger_params",
+        "enabled",
+        "created",
+        "updated",
     },
     "event": {
-        "id", "trigger", "trigger_ref", "config", "payload", "source", "source_ref", "rule",
-        "rule_ref", "trace_tag", "created",
+        "id",
+        "trigger",
+        "trigger_ref",
+        "config",
+        "payload",
+        "source",
+        "source_ref",
+        "rule",
+        "rule_ref",
+        "trace_tag",
+        "created",
     },
     "enforcement": {
-        "id", "rule", "rule_ref", "trigger_ref", "config", "event", "status", "payload",
-        "condition", "conditions", "created", "resolved_at",
+        "id",
+        "rule",
+        "rule_ref",
+        "trigger_ref",
+        "config",
+        "event",
+        "status",
+        "payload",
+        "condition",
+        "conditions",
+        "created",
+        "resolved_at",
     },
     "worker": {
-        "id", "name", "worker_type", "worker_role", "runtime", "host", "port", "status",
-        "capabilities", "meta", "last_heartbeat", "created", "updated",
+        "id",
+        "name",
+        "worker_type",
+        "worker_role",
+        "runtime",
+        "host",
+        "port",
+        "status",
+        "capabilities",
+        "meta",
+        "last_heartbeat",
+        "created",
+        "updated",
     },
     "execution": {
-        "id", "action", "action_ref", "config", "env_vars", "parent", "enforcement", "executor",
-        "permission_set_refs", "worker", "status", "result", "started_at", "timeout_seconds",
-        "created", "workflow_task", "retry_count", "max_retries", "retry_reason",
-        "original_execution", "trace_tag", "updated",
+        "id",
+        "action",
+        "action_ref",
+        "config",
+        "env_vars",
+        "parent",
+        "enforcement",
+        "executor",
+        "permission_set_refs",
+        "worker",
+        "status",
+        "result",
+        "started_at",
+        "timeout_seconds",
+        "created",
+        "workflow_task",
+        "retry_count",
+        "max_retries",
+        "retry_reason",
+        "original_execution",
+        "trace_tag",
+        "updated",
     },
     "execution_history": {
-        "time", "operation", "entity_id", "entity_ref", "changed_fields", "old_values",
+        "time",
+        "operation",
+        "entity_id",
+        "entity_ref",
+        "changed_fields",
+        "old_values",
         "new_values",
     },
     "inquiry": {
-        "id", "created_by_execution", "prompt", "response_schema", "response_options",
-        "assigned_to", "status", "response", "timeout_at", "responded_at", "responded_by",
-        "created", "updated",
+        "id",
+        "created_by_execution",
+        "prompt",
+        "response_schema",
+        "response_options",
+        "assigned_to",
+        "status",
+        "response",
+        "timeout_at",
+        "responded_at",
+        "responded_by",
+        "created",
+        "updated",
     },
 }
 
@@ -133,8 +258,12 @@ def empty_db(empty_url: str) -> Iterator[Database]:
 
 def _ledger(db: Database) -> list[tuple[int, str, str]]:
     with db.transaction() as conn:
-        return [tuple(r) for r in conn.execute(
-            sa.text(f"SELECT version, name, checksum FROM {LEDGER} ORDER BY version"))]
+        return [
+            tuple(r)
+            for r in conn.execute(
+                sa.text(f"SELECT version, name, checksum FROM {LEDGER} ORDER BY version")
+            )
+        ]
 
 
 def _exists(db: Database, regclass: str) -> bool:
@@ -149,24 +278,34 @@ def test_enum_values_in_declaration_order(
     schema_db: Database, type_name: str, values: list[str]
 ) -> None:
     with schema_db.transaction() as conn:
-        found = conn.execute(
-            sa.text(
-                "SELECT e.enumlabel FROM pg_enum e "
-                "JOIN pg_type t ON t.oid = e.enumtypid "
-                "JOIN pg_namespace n ON n.oid = t.typnamespace "
-                "WHERE n.nspname = 'attune' AND t.typname = :t ORDER BY e.enumsortorder"
-            ),
-            {"t": type_name},
-        ).scalars().all()
+        found = (
+            conn.execute(
+                sa.text(
+                    "SELECT e.enumlabel FROM pg_enum e "
+                    "JOIN pg_type t ON t.oid = e.enumtypid "
+                    "JOIN pg_namespace n ON n.oid = t.typnamespace "
+                    "WHERE n.nspname = 'attune' AND t.typname = :t ORDER BY e.enumsortorder"
+                ),
+                {"t": type_name},
+            )
+            .scalars()
+            .all()
+        )
     assert found == values
 
 
 def test_no_other_enum_types(schema_db: Database) -> None:
     with schema_db.transaction() as conn:
-        found = conn.execute(sa.text(
-            "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
-            "WHERE n.nspname = 'attune' AND t.typtype = 'e'"
-        )).scalars().all()
+        found = (
+            conn.execute(
+                sa.text(
+                    "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+                    "WHERE n.nspname = 'attune' AND t.typtype = 'e'"
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert set(found) == set(ENUMS)
 
 
@@ -175,23 +314,35 @@ def test_table_has_exactly_the_documented_columns(
     schema_db: Database, table: str, columns: set[str]
 ) -> None:
     with schema_db.transaction() as conn:
-        found = conn.execute(
-            sa.text(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_schema = 'attune' AND table_name = :t"
-            ),
-            {"t": table},
-        ).scalars().all()
+        found = (
+            conn.execute(
+                sa.text(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = 'attune' AND table_name = :t"
+                ),
+                {"t": table},
+            )
+            .scalars()
+            .all()
+        )
     assert set(found) == columns
     assert len(found) == len(columns)
 
 
 def test_no_other_tables(schema_db: Database) -> None:
     with schema_db.transaction() as conn:
-        found = conn.execute(sa.text(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'attune' AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
-        )).scalars().all()
+        found = (
+            conn.execute(
+                sa.text(
+                    "SELECT c.relname FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = 'attune' AND c.relkind IN ('r', 'p') "
+                    "AND NOT c.relispartition"
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert set(found) == set(TABLES)
 
 
@@ -204,28 +355,35 @@ def test_enum_typed_columns(schema_db: Database, table: str, column: str, type_n
     found = schema_db.scalar(
         "SELECT udt_schema || '.' || udt_name FROM information_schema.columns "
         "WHERE table_schema = 'attune' AND table_name = :t AND column_name = :c",
-        t=table, c=column,
+        t=table,
+        c=column,
     )
     assert found == f"attune.{type_name}"
 
 
 def test_execution_history_is_partitioned_by_time_with_default(schema_db: Database) -> None:
     with schema_db.transaction() as conn:
-        strategy = conn.execute(sa.text(
-            "SELECT p.partstrat FROM pg_partitioned_table p "
-            "WHERE p.partrelid = 'attune.execution_history'::regclass"
-        )).scalar()
-        key = conn.execute(sa.text(
-            "SELECT a.attname FROM pg_partitioned_table p "
-            "JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0] "
-            "WHERE p.partrelid = 'attune.execution_history'::regclass"
-        )).scalar()
-        default = conn.execute(sa.text(
-            "SELECT n.nspname, c.relname FROM pg_partitioned_table p "
-            "JOIN pg_class c ON c.oid = p.partdefid "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE p.partrelid = 'attune.execution_history'::regclass"
-        )).one_or_none()
+        strategy = conn.execute(
+            sa.text(
+                "SELECT p.partstrat FROM pg_partitioned_table p "
+                "WHERE p.partrelid = 'attune.execution_history'::regclass"
+            )
+        ).scalar()
+        key = conn.execute(
+            sa.text(
+                "SELECT a.attname FROM pg_partitioned_table p "
+                "JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0] "
+                "WHERE p.partrelid = 'attune.execution_history'::regclass"
+            )
+        ).scalar()
+        default = conn.execute(
+            sa.text(
+                "SELECT n.nspname, c.relname FROM pg_partitioned_table p "
+                "JOIN pg_class c ON c.oid = p.partdefid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE p.partrelid = 'attune.execution_history'::regclass"
+            )
+        ).one_or_none()
     assert strategy == "r"
     assert key == "time"
     assert default is not None
@@ -234,12 +392,14 @@ def test_execution_history_is_partitioned_by_time_with_default(schema_db: Databa
 
 def _partitions(db: Database) -> dict[str, str]:
     with db.transaction() as conn:
-        rows = conn.execute(sa.text(
-            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
-            "JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = 'attune.execution_history'::regclass"
-        )).all()
-    return {name: bound for name, bound in rows}
+        rows = conn.execute(
+            sa.text(
+                "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
+                "JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'attune.execution_history'::regclass"
+            )
+        ).all()
+    return dict(rows)
 
 
 def test_ensure_partitions_creates_daily_partitions_idempotently(db: Database) -> None:
@@ -251,22 +411,27 @@ def test_ensure_partitions_creates_daily_partitions_idempotently(db: Database) -
     after = _partitions(db)
     new = set(after) - set(before)
     assert new == {
-        "execution_history_20260101", "execution_history_20260102", "execution_history_20260103",
+        "execution_history_20260101",
+        "execution_history_20260102",
+        "execution_history_20260103",
     }
     assert "2026-01-02 00:00:00+00" in after["execution_history_20260101"]
-    assert db.scalar(
-        "SELECT attune.ensure_execution_history_partitions('2026-01-01', '2026-01-03')"
-    ) == 0
+    assert (
+        db.scalar("SELECT attune.ensure_execution_history_partitions('2026-01-01', '2026-01-03')")
+        == 0
+    )
     assert _partitions(db) == after
 
 
 def test_history_rows_land_in_their_daily_partition(db: Database) -> None:
     db.scalar("SELECT attune.ensure_execution_history_partitions('2026-01-02', '2026-01-02')")
     with db.transaction() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO attune.execution_history (time, operation, entity_id) "
-            "VALUES ('2026-01-02 12:00+00', 'INSERT', 1), ('2030-06-01 12:00+00', 'INSERT', 2)"
-        ))
+        conn.execute(
+            sa.text(
+                "INSERT INTO attune.execution_history (time, operation, entity_id) "
+                "VALUES ('2026-01-02 12:00+00', 'INSERT', 1), ('2030-06-01 12:00+00', 'INSERT', 2)"
+            )
+        )
     assert db.scalar("SELECT entity_id FROM attune.execution_history_20260102") == 1
     assert db.scalar(
         "SELECT tableoid::regclass::text FROM attune.execution_history WHERE entity_id = 2"
@@ -278,13 +443,16 @@ def test_history_rows_land_in_their_daily_partition(db: Database) -> None:
 
 def test_ensure_partitions_skips_a_day_with_rows_in_default(db: Database) -> None:
     with db.transaction() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO attune.execution_history (time, operation, entity_id) "
-            "VALUES ('2026-02-01 08:00+00', 'INSERT', 1)"
-        ))
-    assert db.scalar(
-        "SELECT attune.ensure_execution_history_partitions('2026-02-01', '2026-02-02')"
-    ) == 1
+        conn.execute(
+            sa.text(
+                "INSERT INTO attune.execution_history (time, operation, entity_id) "
+                "VALUES ('2026-02-01 08:00+00', 'INSERT', 1)"
+            )
+        )
+    assert (
+        db.scalar("SELECT attune.ensure_execution_history_partitions('2026-02-01', '2026-02-02')")
+        == 1
+    )
     assert set(_partitions(db)) >= {"execution_history_20260202"}
     assert "execution_history_20260201" not in _partitions(db)
 
@@ -307,8 +475,11 @@ def test_migrate_on_migrated_database_is_a_no_op(db: Database) -> None:
 
 def test_ledger_holds_sha256_of_each_file(db: Database) -> None:
     expected = [
-        (int(name[:4]), name,
-         hashlib.sha256((migrations_dir() / name).read_text().encode()).hexdigest())
+        (
+            int(name[:4]),
+            name,
+            hashlib.sha256((migrations_dir() / name).read_text().encode()).hexdigest(),
+        )
         for name in MIGRATION_FILES
     ]
     assert _ledger(db) == expected
@@ -409,14 +580,20 @@ def test_foreign_attune_schema_is_never_altered(empty_url: str, empty_db: Databa
     assert info.value.migration is None
     assert "attune_nb.connect()" in str(info.value)
     assert empty_db.scalar("SELECT to_regnamespace('attune_nb')") is None
-    assert empty_db.scalar(
-        "SELECT count(*) FROM information_schema.columns "
-        "WHERE table_schema = 'attune' AND table_name = 'execution'"
-    ) == 1
-    assert empty_db.scalar(
-        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = 'attune'"
-    ) == 1
+    assert (
+        empty_db.scalar(
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_schema = 'attune' AND table_name = 'execution'"
+        )
+        == 1
+    )
+    assert (
+        empty_db.scalar(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'attune'"
+        )
+        == 1
+    )
 
 
 def test_concurrent_migrations_apply_each_file_once(empty_url: str) -> None:
@@ -429,7 +606,7 @@ def test_concurrent_migrations_apply_each_file_once(empty_url: str) -> None:
         try:
             start.wait()
             results.append(migrate(database))
-        except BaseException as exc:  # noqa: BLE001 - re-raised by the assertion below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             database.close()

@@ -22,18 +22,39 @@ from sqlalchemy.engine import make_url
 from attune_nb import Database
 
 EXECUTION_KEYS = {
-    "entity_type", "entity_id", "id", "action_id", "action_ref", "status", "trace_tag",
-    "enforcement", "rule_ref", "trigger_ref", "parent", "started_at", "workflow_task",
-    "created", "updated",
+    "entity_type",
+    "entity_id",
+    "id",
+    "action_id",
+    "action_ref",
+    "status",
+    "trace_tag",
+    "enforcement",
+    "rule_ref",
+    "trigger_ref",
+    "parent",
+    "started_at",
+    "workflow_task",
+    "created",
+    "updated",
 }
 INQUIRY_KEYS = {
-    "entity_type", "entity_id", "id", "created_by_execution", "status", "timeout_at",
-    "updated", "created",
+    "entity_type",
+    "entity_id",
+    "id",
+    "created_by_execution",
+    "status",
+    "timeout_at",
+    "updated",
+    "created",
 }
 COMPACT_KEYS = {"id", "status", "old_status", "auth_mode"}
 CHANNELS = (
-    "execution_created", "execution_status_changed",
-    "inquiry_created", "inquiry_responded", "inquiry_timeout",
+    "execution_created",
+    "execution_status_changed",
+    "inquiry_created",
+    "inquiry_responded",
+    "inquiry_timeout",
 )
 
 
@@ -77,23 +98,34 @@ def listener(db_url: str) -> Iterator[Listener]:
 def refs(db: Database) -> dict[str, int]:
     """A pack, an action and an enforcement (with its rule and trigger refs)."""
     with db.transaction() as conn:
-        pack = conn.execute(sa.text(
-            "INSERT INTO attune.pack (ref, label, version) VALUES ('core', 'Core', '1.0') "
-            "RETURNING id")).scalar_one()
-        action = conn.execute(sa.text(
-            "INSERT INTO attune.action (ref, pack, pack_ref, label, entrypoint) "
-            "VALUES ('core.echo', :p, 'core', 'Echo', 'echo.sh') RETURNING id"),
-            {"p": pack}).scalar_one()
-        enforcement = conn.execute(sa.text(
-            "INSERT INTO attune.enforcement (rule_ref, trigger_ref, payload) "
-            "VALUES ('core.on_tick', 'core.tick', '{}') RETURNING id")).scalar_one()
+        pack = conn.execute(
+            sa.text(
+                "INSERT INTO attune.pack (ref, label, version) VALUES ('core', 'Core', '1.0') "
+                "RETURNING id"
+            )
+        ).scalar_one()
+        action = conn.execute(
+            sa.text(
+                "INSERT INTO attune.action (ref, pack, pack_ref, label, entrypoint) "
+                "VALUES ('core.echo', :p, 'core', 'Echo', 'echo.sh') RETURNING id"
+            ),
+            {"p": pack},
+        ).scalar_one()
+        enforcement = conn.execute(
+            sa.text(
+                "INSERT INTO attune.enforcement (rule_ref, trigger_ref, payload) "
+                "VALUES ('core.on_tick', 'core.tick', '{}') RETURNING id"
+            )
+        ).scalar_one()
     return {"action": action, "enforcement": enforcement}
 
 
 def _insert_execution(db: Database, refs: dict[str, int], **values: Any) -> int:
     values = {
-        "action": refs["action"], "action_ref": "core.echo",
-        "enforcement": refs["enforcement"], **values,
+        "action": refs["action"],
+        "action_ref": "core.echo",
+        "enforcement": refs["enforcement"],
+        **values,
     }
     columns = ", ".join(values)
     params = ", ".join(f":{k}" for k in values)
@@ -106,16 +138,22 @@ def _insert_execution(db: Database, refs: dict[str, int], **values: Any) -> int:
 
 def _set_status(db: Database, execution_id: int, status: str) -> None:
     with db.transaction() as conn:
-        conn.execute(sa.text("UPDATE attune.execution SET status = CAST(:s AS "
-                             "execution_status_enum) WHERE id = :id"),
-                     {"s": status, "id": execution_id})
+        conn.execute(
+            sa.text(
+                "UPDATE attune.execution SET status = CAST(:s AS "
+                "execution_status_enum) WHERE id = :id"
+            ),
+            {"s": status, "id": execution_id},
+        )
 
 
 def _row(db: Database, table: str, row_id: int) -> dict[str, Any]:
     with db.transaction() as conn:
-        return dict(conn.execute(
-            sa.text(f"SELECT * FROM attune.{table} WHERE id = :id"), {"id": row_id}
-        ).mappings().one())
+        return dict(
+            conn.execute(sa.text(f"SELECT * FROM attune.{table} WHERE id = :id"), {"id": row_id})
+            .mappings()
+            .one()
+        )
 
 
 def _ts(value: str | None) -> dt.datetime | None:
@@ -142,7 +180,12 @@ def test_execution_created_payload(db: Database, refs: dict[str, int], listener:
     started = dt.datetime(2026, 3, 4, 5, 6, 7, 890000, tzinfo=dt.UTC)
     task = {"workflow_execution": 7, "task_name": "build", "task_index": 0}
     execution_id = _insert_execution(
-        db, refs, status="running", parent=7, trace_tag="trace-9", started_at=started,
+        db,
+        refs,
+        status="running",
+        parent=7,
+        trace_tag="trace-9",
+        started_at=started,
         workflow_task=json.dumps(task),
     )
     channel, payload, _ = listener.next()
@@ -204,8 +247,10 @@ def test_update_without_status_change_sends_nothing(
     execution_id = _insert_execution(db, refs)
     assert listener.next()[0] == "execution_created"
     with db.transaction() as conn:
-        conn.execute(sa.text(f"UPDATE attune.execution SET {assignments} WHERE id = :id"),
-                     {"id": execution_id})
+        conn.execute(
+            sa.text(f"UPDATE attune.execution SET {assignments} WHERE id = :id"),
+            {"id": execution_id},
+        )
     _set_status(db, execution_id, "cancelled")  # the sentinel
     channel, payload, _ = listener.next()
     assert channel == "execution_status_changed"
@@ -215,9 +260,10 @@ def test_update_without_status_change_sends_nothing(
 def test_rolled_back_insert_sends_nothing(
     db: Database, refs: dict[str, int], listener: Listener
 ) -> None:
-    with pytest.raises(RuntimeError), db.transaction() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO attune.execution (action_ref) VALUES ('core.rolled_back')"))
+    with pytest.raises(RuntimeError), db.transaction() as conn:  # noqa: PT012
+        conn.execute(
+            sa.text("INSERT INTO attune.execution (action_ref) VALUES ('core.rolled_back')")
+        )
         raise RuntimeError("roll back")
     execution_id = _insert_execution(db, refs)
     channel, payload, _ = listener.next()
@@ -237,7 +283,10 @@ def test_huge_created_payload_is_compact(
     channel, payload, raw = listener.next()
     assert channel == "execution_created"
     assert payload == {
-        "id": execution_id, "status": "requested", "old_status": None, "auth_mode": "deferred",
+        "id": execution_id,
+        "status": "requested",
+        "old_status": None,
+        "auth_mode": "deferred",
     }
     assert len(raw.encode()) < 7000
 
@@ -252,7 +301,9 @@ def test_huge_status_change_payload_is_compact(
     assert channel == "execution_status_changed"
     assert set(payload) == COMPACT_KEYS
     assert payload == {
-        "id": execution_id, "status": "scheduling", "old_status": "requested",
+        "id": execution_id,
+        "status": "scheduling",
+        "old_status": "requested",
         "auth_mode": "deferred",
     }
 
@@ -267,9 +318,13 @@ def test_payload_just_under_the_limit_is_complete(
     # One byte per added character; the update adds old_status (~30 bytes) to the payload.
     filler = "x" * (6950 - len(small_raw.encode()))
     with db.transaction() as conn:
-        conn.execute(sa.text(
-            "UPDATE attune.execution SET workflow_task = CAST(:w AS jsonb), status = 'scheduling' "
-            "WHERE id = :id"), {"w": json.dumps({"task_batch": filler}), "id": execution_id})
+        conn.execute(
+            sa.text(
+                "UPDATE attune.execution SET workflow_task = CAST(:w AS jsonb), "
+                "status = 'scheduling' WHERE id = :id"
+            ),
+            {"w": json.dumps({"task_batch": filler}), "id": execution_id},
+        )
     channel, payload, raw = listener.next()
     assert channel == "execution_status_changed"
     assert 6900 < len(raw.encode()) <= 7000
@@ -282,10 +337,14 @@ def test_payload_just_under_the_limit_is_complete(
 
 def _insert_inquiry(db: Database, execution_id: int = 42) -> int:
     with db.transaction() as conn:
-        return conn.execute(sa.text(
-            "INSERT INTO attune.inquiry (created_by_execution, prompt, response_options, "
-            "timeout_at) VALUES (:e, 'Deploy?', '[\"yes\", \"no\"]', "
-            "'2030-01-01 00:00+00') RETURNING id"), {"e": execution_id}).scalar_one()
+        return conn.execute(
+            sa.text(
+                "INSERT INTO attune.inquiry (created_by_execution, prompt, response_options, "
+                "timeout_at) VALUES (:e, 'Deploy?', '[\"yes\", \"no\"]', "
+                "'2030-01-01 00:00+00') RETURNING id"
+            ),
+            {"e": execution_id},
+        ).scalar_one()
 
 
 def _assert_inquiry_payload(payload: dict[str, Any], row: dict[str, Any]) -> None:
@@ -322,10 +381,14 @@ def test_inquiry_status_notifications(
     inquiry_id = _insert_inquiry(db)
     assert listener.next()[0] == "inquiry_created"
     with db.transaction() as conn:
-        conn.execute(sa.text(
-            "UPDATE attune.inquiry SET status = CAST(:s AS inquiry_status_enum), "
-            "response = CASE WHEN :s = 'responded' THEN '{\"answer\": \"yes\"}'::jsonb END "
-            "WHERE id = :id"), {"s": status, "id": inquiry_id})
+        conn.execute(
+            sa.text(
+                "UPDATE attune.inquiry SET status = CAST(:s AS inquiry_status_enum), "
+                "response = CASE WHEN :s = 'responded' THEN '{\"answer\": \"yes\"}'::jsonb END "
+                "WHERE id = :id"
+            ),
+            {"s": status, "id": inquiry_id},
+        )
     got, payload, _ = listener.next()
     assert got == channel
     row = _row(db, "inquiry", inquiry_id)
@@ -348,10 +411,12 @@ def test_other_inquiry_updates_send_nothing(
     second = _insert_inquiry(db)
     assert [listener.next()[0] for _ in range(2)] == ["inquiry_created", "inquiry_created"]
     with db.transaction() as conn:
-        conn.execute(sa.text(f"UPDATE attune.inquiry SET {assignments} WHERE id = :id"),
-                     {"id": first})
-        conn.execute(sa.text("UPDATE attune.inquiry SET status = 'timeout' WHERE id = :id"),
-                     {"id": second})  # the sentinel, in the same transaction, after
+        conn.execute(
+            sa.text(f"UPDATE attune.inquiry SET {assignments} WHERE id = :id"), {"id": first}
+        )
+        conn.execute(
+            sa.text("UPDATE attune.inquiry SET status = 'timeout' WHERE id = :id"), {"id": second}
+        )  # the sentinel, in the same transaction, after
     channel, payload, _ = listener.next()
     assert channel == "inquiry_timeout"
     assert payload["id"] == second

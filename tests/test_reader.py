@@ -13,10 +13,16 @@ from attune_nb.frames import EXECUTION_COLUMNS, Column, FrameBuilder, execution_
 
 def _insert(db: attune_nb.Database, n: int) -> None:
     with db.transaction() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO attune.execution (action_ref, status, parent, started_at) "
-            "SELECT 'bulk.n' || g, CASE WHEN g % 3 = 0 THEN 'failed' ELSE 'completed' END::attune.execution_status_enum, "
-            "NULLIF(g % 2, 1), now() FROM generate_series(1, :n) g"), {"n": n})
+        conn.execute(
+            sa.text(
+                "INSERT INTO attune.execution (action_ref, status, parent, started_at) "
+                "SELECT 'bulk.n' || g, "
+                "(CASE WHEN g % 3 = 0 THEN 'failed' ELSE 'completed' END)"
+                "::attune.execution_status_enum, "
+                "NULLIF(g % 2, 1), now() FROM generate_series(1, :n) g"
+            ),
+            {"n": n},
+        )
 
 
 def test_the_connection_is_opened_once_and_reused(db: attune_nb.Database) -> None:
@@ -30,11 +36,12 @@ def test_the_connection_is_opened_once_and_reused(db: attune_nb.Database) -> Non
 def test_the_reader_has_the_session_settings(db_url: str) -> None:
     ro = attune_nb.connect(db_url, readonly=True)
     try:
-        settings = ro.read("SELECT current_setting('search_path') AS search_path, "
-                           "current_setting('TimeZone') AS tz, "
-                           "current_setting('default_transaction_read_only') AS ro",
-                           [Column("search_path", "str"), Column("tz", "str"),
-                            Column("ro", "str")])
+        settings = ro.read(
+            "SELECT current_setting('search_path') AS search_path, "
+            "current_setting('TimeZone') AS tz, "
+            "current_setting('default_transaction_read_only') AS ro",
+            [Column("search_path", "str"), Column("tz", "str"), Column("ro", "str")],
+        )
         assert settings.iloc[0].tolist() == ["attune, public", "UTC", "on"]
     finally:
         ro.close()
@@ -61,24 +68,28 @@ def test_a_query_error_is_raised_and_the_connection_recovers(db: attune_nb.Datab
     assert len(db.executions.frame()) == 0  # the next read works
 
 
-def test_progress_bar_counts_the_batches(db: attune_nb.Database,
-                                         monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_progress_bar_counts_the_batches(
+    db: attune_nb.Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     _insert(db, 3000)
     monkeypatch.setattr(_reader, "PROGRESS_ROWS", 1000)
-    db.read("SELECT id FROM attune.execution", [Column("id", "id")], total=3000,
-            desc="counting ids")
+    db.read(
+        "SELECT id FROM attune.execution", [Column("id", "id")], total=3000, desc="counting ids"
+    )
     err = capsys.readouterr().err
     assert "counting ids" in err and "3000/3000" in err
     db.read("SELECT id FROM attune.execution", [Column("id", "id")], total=999)
     assert "rows" not in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("expected", [None, 0, 10, 2999, 3000, 5000],
-                         ids=["unknown", "zero", "far-too-few", "one-short", "exact",
-                              "too-many"])
-def test_a_wrong_expected_count_gives_the_same_frame(db: attune_nb.Database,
-                                                      expected: int | None) -> None:
+@pytest.mark.parametrize(
+    "expected",
+    [None, 0, 10, 2999, 3000, 5000],
+    ids=["unknown", "zero", "far-too-few", "one-short", "exact", "too-many"],
+)
+def test_a_wrong_expected_count_gives_the_same_frame(
+    db: attune_nb.Database, expected: int | None
+) -> None:
     # Rows inserted or deleted between the count and the read must not matter.
     _insert(db, 3000)
     stmt = db.executions._select(execution_layout(), {}).order_by(sa.text("id"))
@@ -93,17 +104,26 @@ def test_a_wrong_expected_count_gives_the_same_frame(db: attune_nb.Database,
 def test_frame_builder_with_many_small_batches_and_overflow() -> None:
     import pyarrow as pa
 
-    layout = [Column("id", "id"), Column("status", "status"), Column("created", "time"),
-              Column("ok", "bool"), Column("name", "str")]
+    layout = [
+        Column("id", "id"),
+        Column("status", "status"),
+        Column("created", "time"),
+        Column("ok", "bool"),
+        Column("name", "str"),
+    ]
     builder = FrameBuilder(layout, expected_rows=3)
     for start in range(0, 5):
-        builder.add(pa.record_batch({
-            "id": pa.array([start, None], pa.int64()),
-            "status": pa.array(["running", "no-such-status"]),
-            "created": pa.array([start * 1_000_000, None], pa.timestamp("us", tz="UTC")),
-            "ok": pa.array([True, None]),
-            "name": pa.array([f"n{start}", None]),
-        }))
+        builder.add(
+            pa.record_batch(
+                {
+                    "id": pa.array([start, None], pa.int64()),
+                    "status": pa.array(["running", "no-such-status"]),
+                    "created": pa.array([start * 1_000_000, None], pa.timestamp("us", tz="UTC")),
+                    "ok": pa.array([True, None]),
+                    "name": pa.array([f"n{start}", None]),
+                }
+            )
+        )
     frame = builder.frame()
     assert len(frame) == 10
     assert frame["id"].tolist()[:4] == [0, pd.NA, 1, pd.NA]
@@ -112,7 +132,12 @@ def test_frame_builder_with_many_small_batches_and_overflow() -> None:
     assert frame["ok"].tolist()[:2] == [True, pd.NA]
     assert frame["name"].tolist()[8:] == ["n4", pd.NA]
     assert [str(frame[c.name].dtype) for c in layout] == [
-        "Int64", "category", "datetime64[ns, UTC]", "boolean", "string"]
+        "Int64",
+        "category",
+        "datetime64[ns, UTC]",
+        "boolean",
+        "string",
+    ]
 
 
 def test_every_execution_column_is_converted(db: attune_nb.Database) -> None:

@@ -42,22 +42,36 @@ def make_identity(db: attune_nb.Database, login: str) -> int:
 
 
 def make_worker(db: attune_nb.Database, name: str) -> int:
-    return sql(db, "INSERT INTO attune.worker (name, worker_type, worker_role) "
-                   "VALUES (:n, 'local', 'action') RETURNING id", n=name)[0].id
+    return sql(
+        db,
+        "INSERT INTO attune.worker (name, worker_type, worker_role) "
+        "VALUES (:n, 'local', 'action') RETURNING id",
+        n=name,
+    )[0].id
 
 
 def make_action(db: attune_nb.Database, ref: str) -> int:
     pack = ref.split(".")[0]
-    return sql(db, """
+    return sql(
+        db,
+        """
         WITH p AS (INSERT INTO attune.pack (ref, label, version) VALUES (:pack, :pack, '1.0')
                    RETURNING id)
         INSERT INTO attune.action (ref, pack, pack_ref, label, entrypoint)
-        SELECT :ref, p.id, :pack, :ref, 'run.sh' FROM p RETURNING id""", ref=ref, pack=pack)[0].id
+        SELECT :ref, p.id, :pack, :ref, 'run.sh' FROM p RETURNING id""",
+        ref=ref,
+        pack=pack,
+    )[0].id
 
 
 def make_enforcement(db: attune_nb.Database, rule_ref: str, trigger_ref: str) -> int:
-    return sql(db, "INSERT INTO attune.enforcement (rule_ref, trigger_ref, payload) "
-                   "VALUES (:r, :t, '{}') RETURNING id", r=rule_ref, t=trigger_ref)[0].id
+    return sql(
+        db,
+        "INSERT INTO attune.enforcement (rule_ref, trigger_ref, payload) "
+        "VALUES (:r, :t, '{}') RETURNING id",
+        r=rule_ref,
+        t=trigger_ref,
+    )[0].id
 
 
 def history_count(db: attune_nb.Database) -> int:
@@ -73,7 +87,11 @@ def test_create_basic(db: attune_nb.Database) -> None:
     assert created.action_ref == "core.echo"
     assert created.status is ExecutionStatus.REQUESTED
     assert (created.parent, created.enforcement, created.executor, created.worker) == (
-        None, None, None, None)
+        None,
+        None,
+        None,
+        None,
+    )
     assert (created.config, created.result, created.retry_count) == (None, None, 0)
     assert created.permission_set_refs == ()
     assert db.executions.get(created.id) == created
@@ -94,19 +112,37 @@ def test_create_with_all_fields(db: attune_nb.Database) -> None:
     parent = db.executions.create("deploy.release")
     original = db.executions.create("deploy.build", status="failed")
     fields: dict[str, Any] = {
-        "action": action, "config": {"branch": "main", "targets": ["a", "b"]},
-        "env_vars": {"CI": "true"}, "result": {"exit_code": 0, "stdout": "ok"},
-        "workflow_task": {"workflow_execution": parent.id, "task_name": "build",
-                          "task_index": 0, "retry_count": 1, "max_retries": 3},
-        "parent": parent.id, "enforcement": enforcement, "executor": executor,
-        "worker": worker, "status": "running", "timeout_seconds": 600, "max_retries": 3,
-        "retry_count": 1, "retry_reason": "worker lost", "original_execution": original.id,
-        "trace_tag": "trace-42", "permission_set_refs": ("ops", "deploy"),
+        "action": action,
+        "config": {"branch": "main", "targets": ["a", "b"]},
+        "env_vars": {"CI": "true"},
+        "result": {"exit_code": 0, "stdout": "ok"},
+        "workflow_task": {
+            "workflow_execution": parent.id,
+            "task_name": "build",
+            "task_index": 0,
+            "retry_count": 1,
+            "max_retries": 3,
+        },
+        "parent": parent.id,
+        "enforcement": enforcement,
+        "executor": executor,
+        "worker": worker,
+        "status": "running",
+        "timeout_seconds": 600,
+        "max_retries": 3,
+        "retry_count": 1,
+        "retry_reason": "worker lost",
+        "original_execution": original.id,
+        "trace_tag": "trace-42",
+        "permission_set_refs": ("ops", "deploy"),
         "started_at": "2026-01-10T12:00:00Z",
     }
     created = db.executions.create("deploy.build", **fields)
-    expected = {**fields, "status": ExecutionStatus.RUNNING,
-                "started_at": pd.Timestamp("2026-01-10T12:00:00Z").to_pydatetime()}
+    expected = {
+        **fields,
+        "status": ExecutionStatus.RUNNING,
+        "started_at": pd.Timestamp("2026-01-10T12:00:00Z").to_pydatetime(),
+    }
     fetched = db.executions.get(created.id)
     for name, value in expected.items():
         assert getattr(created, name) == value, name
@@ -129,12 +165,15 @@ def test_create_with_parent(db: attune_nb.Database) -> None:
         ({"timeout_seconds": 0}, ConfigurationError, "timeout_seconds", 0),
         ({"max_retries": 1.5}, ConfigurationError, "max_retries", 1.5),
     ],
-    ids=["missing-parent", "unknown-status", "parent-not-int", "timeout-zero",
-         "max-retries-float"],
+    ids=["missing-parent", "unknown-status", "parent-not-int", "timeout-zero", "max-retries-float"],
 )
-def test_create_refuses_and_writes_nothing(db: attune_nb.Database, kwargs: dict[str, Any],
-                                           error: type[AttuneNbError], name: str | None,
-                                           value: object) -> None:
+def test_create_refuses_and_writes_nothing(
+    db: attune_nb.Database,
+    kwargs: dict[str, Any],
+    error: type[AttuneNbError],
+    name: str | None,
+    value: object,
+) -> None:
     with pytest.raises(error) as info:
         db.executions.create("core.echo", **kwargs)
     if error is ExecutionNotFound:
@@ -183,8 +222,9 @@ def test_list_newest_first_and_by_id_for_equal_created(db: attune_nb.Database) -
     # One transaction: NOW() is the same for every row, so only the id can order them.
     with db.transaction() as conn:
         for ref in ("batch.a", "batch.b", "batch.c"):
-            conn.execute(sa.text("INSERT INTO attune.execution (action_ref) VALUES (:r)"),
-                         {"r": ref})
+            conn.execute(
+                sa.text("INSERT INTO attune.execution (action_ref) VALUES (:r)"), {"r": ref}
+            )
     later = db.executions.create("batch.later")
     frame = db.executions.frame()
     assert list(frame["action_ref"]) == ["batch.later", "batch.c", "batch.b", "batch.a"]
@@ -211,8 +251,7 @@ def test_update_result(db: attune_nb.Database) -> None:
     assert db.executions.update(created.id, result=result).result == result
     assert db.executions.get(created.id).result == result
     assert db.executions.update(created.id, result=None).result is None
-    assert sql(db, "SELECT result FROM attune.execution WHERE id = :i", i=created.id)[0][0] \
-        is None
+    assert sql(db, "SELECT result FROM attune.execution WHERE id = :i", i=created.id)[0][0] is None
 
 
 def test_update_executor(db: attune_nb.Database) -> None:
@@ -298,7 +337,9 @@ def test_parent_and_child(db: attune_nb.Database) -> None:
     assert list(db.executions.children(parent.id)["id"]) == children
     assert sorted(db.executions.frame(parent=parent.id)["id"]) == children
     assert list(db.executions.frame(top_level_only=True)["action_ref"]) == [
-        "core.unrelated", "ops.nightly_maintenance"]
+        "core.unrelated",
+        "ops.nightly_maintenance",
+    ]
 
 
 def test_three_level_hierarchy(db: attune_nb.Database) -> None:
@@ -344,8 +385,13 @@ NESTED_CONFIG = {
     "empty": {"object": {}, "list": [], "string": ""},
     "looks_null": ["NULL", "\\N", "NA", "null", "None"],
 }
-NESTED_RESULT = [{"task": "a", "ok": True}, {"task": "b", "ok": False, "errors": ["x", "y"]},
-                 "", None, 0]
+NESTED_RESULT = [
+    {"task": "a", "ok": True},
+    {"task": "b", "ok": False, "errors": ["x", "y"]},
+    "",
+    None,
+    0,
+]
 
 
 def test_nested_json_round_trips_through_get(db: attune_nb.Database) -> None:
@@ -380,9 +426,20 @@ def scalars(pg: ThrowawayServer) -> Iterator[attune_nb.Database]:
     pg.drop_database("repository_scalars")
 
 
-@pytest.mark.parametrize("index", range(len(SCALARS)),
-                         ids=["empty-string", "zero", "false", "null-string", "empty-list",
-                              "empty-object", "string", "float"])
+@pytest.mark.parametrize(
+    "index",
+    range(len(SCALARS)),
+    ids=[
+        "empty-string",
+        "zero",
+        "false",
+        "null-string",
+        "empty-list",
+        "empty-object",
+        "string",
+        "float",
+    ],
+)
 def test_scalar_json_is_not_confused_with_null(scalars: attune_nb.Database, index: int) -> None:
     value = SCALARS[index]
     frame = scalars.executions.frame(include="config").set_index("action_ref")
@@ -400,17 +457,30 @@ def test_history_has_the_insert_then_one_row_per_status_change(db: attune_nb.Dat
     created = db.executions.create("core.echo")
     db.executions.update(created.id, status="scheduling")
     with db.transaction() as conn:  # two changes in one transaction share `time`
-        conn.execute(sa.text("UPDATE attune.execution SET status = 'running', "
-                             "started_at = now() WHERE id = :i"), {"i": created.id})
-        conn.execute(sa.text("UPDATE attune.execution SET status = 'completed' WHERE id = :i"),
-                     {"i": created.id})
+        conn.execute(
+            sa.text(
+                "UPDATE attune.execution SET status = 'running', started_at = now() WHERE id = :i"
+            ),
+            {"i": created.id},
+        )
+        conn.execute(
+            sa.text("UPDATE attune.execution SET status = 'completed' WHERE id = :i"),
+            {"i": created.id},
+        )
     history = db.executions.history(created.id)
     assert list(history["operation"]) == ["INSERT", "UPDATE", "UPDATE", "UPDATE"]
     assert list(history["new_status"].astype(str)) == [
-        "requested", "scheduling", "running", "completed"]
+        "requested",
+        "scheduling",
+        "running",
+        "completed",
+    ]
     assert history["old_status"].isna().iloc[0]
     assert list(history["old_status"].iloc[1:].astype(str)) == [
-        "requested", "scheduling", "running"]
+        "requested",
+        "scheduling",
+        "running",
+    ]
     assert history["time"].is_monotonic_increasing
     assert history["time"].iloc[2] == history["time"].iloc[3]
     assert history["changed_fields"].iloc[2] == ["status", "started_at"]
@@ -421,16 +491,24 @@ def test_history_has_the_insert_then_one_row_per_status_change(db: attune_nb.Dat
 def test_history_breaks_time_ties_by_lifecycle_order(db: attune_nb.Database) -> None:
     # Audit rows with one time, stored in the wrong physical order (a restored backup).
     created = db.executions.create("core.echo")
-    sql(db, """
+    sql(
+        db,
+        """
         INSERT INTO attune.execution_history
             (time, operation, entity_id, entity_ref, changed_fields, old_values, new_values)
         SELECT now() + interval '1 second', 'UPDATE', :i, 'core.echo', '{status}',
                jsonb_build_object('status', old), jsonb_build_object('status', new)
         FROM (VALUES ('running', 'completed'), ('scheduling', 'running'),
-                     ('requested', 'scheduling')) AS steps(old, new)""", i=created.id)
+                     ('requested', 'scheduling')) AS steps(old, new)""",
+        i=created.id,
+    )
     history = db.executions.history(created.id)
     assert list(history["new_status"].astype(str)) == [
-        "requested", "scheduling", "running", "completed"]
+        "requested",
+        "scheduling",
+        "running",
+        "completed",
+    ]
 
 
 def test_history_of_a_deleted_execution(db: attune_nb.Database) -> None:
@@ -473,7 +551,12 @@ def test_intervals_one_row_per_status(db: attune_nb.Database) -> None:
     _walk(db, created.id, "scheduling", "scheduled", "running", "completed")
     intervals = db.executions.intervals()
     assert list(intervals["status"].astype(str)) == [
-        "requested", "scheduling", "scheduled", "running", "completed"]
+        "requested",
+        "scheduling",
+        "scheduled",
+        "running",
+        "completed",
+    ]
     assert list(intervals["seq"]) == [1, 2, 3, 4, 5]
     assert set(intervals["execution_id"]) == {created.id}
     assert list(intervals["current"]) == [False, False, False, False, True]
@@ -491,10 +574,14 @@ def test_intervals_one_row_per_status(db: attune_nb.Database) -> None:
 def test_intervals_of_changes_in_one_transaction(db: attune_nb.Database) -> None:
     created = db.executions.create("core.echo", status="scheduled")
     with db.transaction() as conn:
-        conn.execute(sa.text("UPDATE attune.execution SET status = 'running' WHERE id = :i"),
-                     {"i": created.id})
-        conn.execute(sa.text("UPDATE attune.execution SET status = 'failed' WHERE id = :i"),
-                     {"i": created.id})
+        conn.execute(
+            sa.text("UPDATE attune.execution SET status = 'running' WHERE id = :i"),
+            {"i": created.id},
+        )
+        conn.execute(
+            sa.text("UPDATE attune.execution SET status = 'failed' WHERE id = :i"),
+            {"i": created.id},
+        )
     intervals = db.executions.intervals()
     assert list(intervals["status"].astype(str)) == ["scheduled", "running", "failed"]
     assert intervals["duration"].iloc[1] == pd.Timedelta(0)
@@ -527,13 +614,17 @@ def test_intervals_refuse_bad_filters(db: attune_nb.Database) -> None:
 
 
 def test_limit_none_streams_with_a_progress_bar_when_large(
-        db: attune_nb.Database, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    db: attune_nb.Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from attune_nb import _reader
 
     with db.transaction() as conn:
-        conn.execute(sa.text("INSERT INTO attune.execution (action_ref, status) "
-                             "SELECT 'bulk.n' || g, 'completed' FROM generate_series(1, 3000) g"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO attune.execution (action_ref, status) "
+                "SELECT 'bulk.n' || g, 'completed' FROM generate_series(1, 3000) g"
+            )
+        )
     # The bar appears above PROGRESS_ROWS rows; lower the bar instead of writing 100,000.
     monkeypatch.setattr(_reader, "PROGRESS_ROWS", 1000)
     frame = db.executions.frame(limit=None)

@@ -32,8 +32,10 @@ def test_status_colour_refuses_an_unknown_status() -> None:
 
 
 def test_the_tree_html_uses_the_map() -> None:
-    root = ExecutionNode(Execution(1, "ops.root", ExecutionStatus.RUNNING), children=[
-        ExecutionNode(Execution(2, "ops.child", ExecutionStatus.TIMEOUT), depth=1)])
+    root = ExecutionNode(
+        Execution(1, "ops.root", ExecutionStatus.RUNNING),
+        children=[ExecutionNode(Execution(2, "ops.child", ExecutionStatus.TIMEOUT), depth=1)],
+    )
     html = root._repr_html_()
     assert f"color:{STATUS_COLOURS[ExecutionStatus.RUNNING]}" in html
     assert f"color:{STATUS_COLOURS[ExecutionStatus.TIMEOUT]}" in html

@@ -43,30 +43,66 @@ def chain(shared: attune_nb.Database) -> dict[str, Any]:
     Refs get a number so that every test has rows of its own in the shared database.
     """
     n = next(_chains)
-    c: dict[str, Any] = {"pack_ref": f"incident{n}", "action_ref": f"incident{n}.open",
-                         "trigger_ref": f"monitoring{n}.alert_fired",
-                         "rule_ref": f"incident{n}.on_alert"}
-    c["pack"] = sql(shared, "INSERT INTO attune.pack (ref, label, version) "
-                            "VALUES (:ref, 'Incident', '1.0') RETURNING id", ref=c["pack_ref"])
-    c["action"] = sql(shared, "INSERT INTO attune.action (ref, pack, pack_ref, label, "
-                              "entrypoint) VALUES (:ref, :p, :pr, 'Open', 'open.py') "
-                              "RETURNING id", ref=c["action_ref"], p=c["pack"], pr=c["pack_ref"])
-    c["trigger"] = sql(shared, "INSERT INTO attune.trigger (ref, pack, pack_ref, label) "
-                               "VALUES (:ref, :p, :pr, 'Alert') RETURNING id",
-                       ref=c["trigger_ref"], p=c["pack"], pr=c["pack_ref"])
-    c["rule"] = sql(shared, """
+    c: dict[str, Any] = {
+        "pack_ref": f"incident{n}",
+        "action_ref": f"incident{n}.open",
+        "trigger_ref": f"monitoring{n}.alert_fired",
+        "rule_ref": f"incident{n}.on_alert",
+    }
+    c["pack"] = sql(
+        shared,
+        "INSERT INTO attune.pack (ref, label, version) "
+        "VALUES (:ref, 'Incident', '1.0') RETURNING id",
+        ref=c["pack_ref"],
+    )
+    c["action"] = sql(
+        shared,
+        "INSERT INTO attune.action (ref, pack, pack_ref, label, "
+        "entrypoint) VALUES (:ref, :p, :pr, 'Open', 'open.py') "
+        "RETURNING id",
+        ref=c["action_ref"],
+        p=c["pack"],
+        pr=c["pack_ref"],
+    )
+    c["trigger"] = sql(
+        shared,
+        "INSERT INTO attune.trigger (ref, pack, pack_ref, label) "
+        "VALUES (:ref, :p, :pr, 'Alert') RETURNING id",
+        ref=c["trigger_ref"],
+        p=c["pack"],
+        pr=c["pack_ref"],
+    )
+    c["rule"] = sql(
+        shared,
+        """
         INSERT INTO attune.rule (ref, pack, pack_ref, label, action, action_ref, trigger,
                                  trigger_ref)
         VALUES (:ref, :p, :pr, 'On alert', :a, :ar, :t, :tr) RETURNING id""",
-                    ref=c["rule_ref"], p=c["pack"], pr=c["pack_ref"], a=c["action"],
-                    ar=c["action_ref"], t=c["trigger"], tr=c["trigger_ref"])
-    c["event"] = sql(shared, "INSERT INTO attune.event (trigger, trigger_ref, payload) "
-                             "VALUES (:t, :tr, '{}') RETURNING id",
-                     t=c["trigger"], tr=c["trigger_ref"])
-    c["enforcement"] = sql(shared, """
+        ref=c["rule_ref"],
+        p=c["pack"],
+        pr=c["pack_ref"],
+        a=c["action"],
+        ar=c["action_ref"],
+        t=c["trigger"],
+        tr=c["trigger_ref"],
+    )
+    c["event"] = sql(
+        shared,
+        "INSERT INTO attune.event (trigger, trigger_ref, payload) "
+        "VALUES (:t, :tr, '{}') RETURNING id",
+        t=c["trigger"],
+        tr=c["trigger_ref"],
+    )
+    c["enforcement"] = sql(
+        shared,
+        """
         INSERT INTO attune.enforcement (rule, rule_ref, trigger_ref, event, status, payload)
         VALUES (:r, :rr, :tr, :e, 'processed', '{}') RETURNING id""",
-                           r=c["rule"], rr=c["rule_ref"], tr=c["trigger_ref"], e=c["event"])
+        r=c["rule"],
+        rr=c["rule_ref"],
+        tr=c["trigger_ref"],
+        e=c["event"],
+    )
     return c
 
 
@@ -81,8 +117,12 @@ def kinds(trace: Trace) -> list[str]:
 
 
 def test_trace_of_a_rule_execution(shared: attune_nb.Database, chain: dict[str, Any]) -> None:
-    e = shared.executions.create(chain["action_ref"], action=chain["action"],
-                                 enforcement=chain["enforcement"], status="completed")
+    e = shared.executions.create(
+        chain["action_ref"],
+        action=chain["action"],
+        enforcement=chain["enforcement"],
+        status="completed",
+    )
     trace = shared.trace(e.id)
     assert isinstance(trace, Trace)
     assert trace.execution == shared.executions.get(e.id)
@@ -99,10 +139,12 @@ def test_trace_of_a_rule_execution(shared: attune_nb.Database, chain: dict[str, 
     assert trace.link("root") is None and trace.link("parent") is None
 
 
-def test_trace_of_a_workflow_child_includes_the_root(shared: attune_nb.Database,
-                                                     chain: dict[str, Any]) -> None:
-    root = shared.executions.create(chain["action_ref"], enforcement=chain["enforcement"],
-                                    status="running")
+def test_trace_of_a_workflow_child_includes_the_root(
+    shared: attune_nb.Database, chain: dict[str, Any]
+) -> None:
+    root = shared.executions.create(
+        chain["action_ref"], enforcement=chain["enforcement"], status="running"
+    )
     task = shared.executions.create("incident.page", parent=root.id, status="running")
     leaf = shared.executions.create("core.http", parent=task.id)
     trace = shared.trace(leaf.id)
@@ -110,7 +152,10 @@ def test_trace_of_a_workflow_child_includes_the_root(shared: attune_nb.Database,
     assert link(trace, "enforcement").id == chain["enforcement"]  # the root's
     root_link = link(trace, "root")
     assert (root_link.id, root_link.ref, root_link.status) == (
-        root.id, chain["action_ref"], "running")
+        root.id,
+        chain["action_ref"],
+        "running",
+    )
     assert link(trace, "execution").id == leaf.id
     assert trace.missing == []
 
@@ -141,8 +186,9 @@ def test_trace_flags_a_dangling_enforcement(shared: attune_nb.Database) -> None:
     assert trace.missing == ["enforcement 777000"]
 
 
-def test_trace_keeps_the_rule_ref_when_the_rule_is_deleted(shared: attune_nb.Database,
-                                                           chain: dict[str, Any]) -> None:
+def test_trace_keeps_the_rule_ref_when_the_rule_is_deleted(
+    shared: attune_nb.Database, chain: dict[str, Any]
+) -> None:
     e = shared.executions.create(chain["action_ref"], enforcement=chain["enforcement"])
     sql(shared, "DELETE FROM attune.rule WHERE id = :id", id=chain["rule"])
     rule = link(shared.trace(e.id), "rule")
@@ -170,7 +216,8 @@ def test_trace_of_an_orphan_itself(shared: attune_nb.Database) -> None:
 
 
 def test_trace_of_a_parent_loop_does_not_call_existing_rows_missing(
-        shared: attune_nb.Database) -> None:
+    shared: attune_nb.Database,
+) -> None:
     a = shared.executions.create("wf.a")
     b = shared.executions.create("wf.b", parent=a.id)
     sql(shared, "UPDATE attune.execution SET parent = :b WHERE id = :a", a=a.id, b=b.id)
@@ -196,11 +243,16 @@ def test_trace_frame_and_repr(shared: attune_nb.Database, chain: dict[str, Any])
     sql(shared, "DELETE FROM attune.event WHERE id = :id", id=chain["event"])
     trace = shared.trace(e.id)
     frame = trace.to_frame()
-    assert list(frame.columns) == ["kind", "id", "ref", "status", "created", "missing",
-                                   "cycle"]
+    assert list(frame.columns) == ["kind", "id", "ref", "status", "created", "missing", "cycle"]
     assert {c: str(frame[c].dtype) for c in frame.columns} == {
-        "kind": "string", "id": "Int64", "ref": "string", "status": "string",
-        "created": "datetime64[ns, UTC]", "missing": "bool", "cycle": "bool"}
+        "kind": "string",
+        "id": "Int64",
+        "ref": "string",
+        "status": "string",
+        "created": "datetime64[ns, UTC]",
+        "missing": "bool",
+        "cycle": "bool",
+    }
     assert not frame["cycle"].any()
     assert frame["kind"].tolist() == ["event", "enforcement", "rule", "execution"]
     assert frame["missing"].tolist() == [True, False, False, False]
@@ -210,7 +262,8 @@ def test_trace_frame_and_repr(shared: attune_nb.Database, chain: dict[str, Any])
         f"<event {chain['event']} MISSING> -> "
         f"<enforcement {chain['enforcement']} {chain['rule_ref']} processed> -> "
         f"<rule {chain['rule']} {chain['rule_ref']}> -> "
-        f"<execution {e.id} {chain['action_ref']} requested>")
+        f"<execution {e.id} {chain['action_ref']} requested>"
+    )
 
 
 def test_empty_trace_frame_has_the_layout() -> None:
@@ -218,7 +271,15 @@ def test_empty_trace_frame_has_the_layout() -> None:
     frame = Trace(e).to_frame()
     assert frame.empty
     assert {c: str(frame[c].dtype) for c in frame.columns} == {
-        "kind": "string", "id": "Int64", "ref": "string", "status": "string",
-        "created": "datetime64[ns, UTC]", "missing": "bool", "cycle": "bool"}
-    assert repr(Trace(e, (TraceLink("execution", 1, "core.echo", "running"),))) == \
-        "<execution 1 core.echo running>"
+        "kind": "string",
+        "id": "Int64",
+        "ref": "string",
+        "status": "string",
+        "created": "datetime64[ns, UTC]",
+        "missing": "bool",
+        "cycle": "bool",
+    }
+    assert (
+        repr(Trace(e, (TraceLink("execution", 1, "core.echo", "running"),)))
+        == "<execution 1 core.echo running>"
+    )

@@ -44,13 +44,18 @@ BULK_COLUMNS = ["id", "action_ref", "current", "to", "allowed", "reason", "appli
 def history(db: attune_nb.Database, execution_id: int) -> list[sa.Row]:
     """The audit rows of one execution, oldest first (the table is partitioned: bounded)."""
     with db.transaction() as conn:
-        return list(conn.execute(sa.text("""
+        return list(
+            conn.execute(
+                sa.text("""
             SELECT time, operation, changed_fields, old_values, new_values
             FROM attune.execution_history
             WHERE entity_id = :id AND time >= now() - interval '1 day'
             ORDER BY time, operation <> 'INSERT',
                      array_position(enum_range(NULL::attune.execution_status_enum)::text[],
-                                    new_values->>'status')"""), {"id": execution_id}))
+                                    new_values->>'status')"""),
+                {"id": execution_id},
+            )
+        )
 
 
 def status_moves(db: attune_nb.Database, execution_id: int) -> list[tuple[str | None, str]]:
@@ -67,21 +72,33 @@ def status_moves(db: attune_nb.Database, execution_id: int) -> list[tuple[str | 
 def snapshot(db: attune_nb.Database, execution_id: int) -> tuple[Any, ...]:
     """What a refused write must leave alone: status, updated, started_at, result, history."""
     with db.transaction() as conn:
-        return tuple(conn.execute(sa.text("""
+        return tuple(
+            conn.execute(
+                sa.text("""
             SELECT e.status::text, e.updated, e.started_at, e.result,
                    (SELECT count(*) FROM attune.execution_history h
                     WHERE h.entity_id = e.id AND h.time >= now() - interval '1 day')
-            FROM attune.execution e WHERE e.id = :id"""), {"id": execution_id}).one())
+            FROM attune.execution e WHERE e.id = :id"""),
+                {"id": execution_id},
+            ).one()
+        )
 
 
 def table_state(db: attune_nb.Database) -> list[tuple[Any, ...]]:
     """Every execution's id, status, updated and started_at, plus the history size."""
     with db.transaction() as conn:
-        rows = [tuple(r) for r in conn.execute(sa.text(
-            "SELECT id, status::text, updated, started_at, result FROM attune.execution "
-            "ORDER BY id"))]
-        rows.append((conn.execute(sa.text(
-            "SELECT count(*) FROM attune.execution_history")).scalar(),))
+        rows = [
+            tuple(r)
+            for r in conn.execute(
+                sa.text(
+                    "SELECT id, status::text, updated, started_at, result FROM attune.execution "
+                    "ORDER BY id"
+                )
+            )
+        ]
+        rows.append(
+            (conn.execute(sa.text("SELECT count(*) FROM attune.execution_history")).scalar(),)
+        )
     return rows
 
 
@@ -100,8 +117,9 @@ def shared(shared_url: str) -> Iterator[attune_nb.Database]:
     database.close()
 
 
-def make(db: attune_nb.Database, status: str, *, action_ref: str = "core.echo",
-         **kwargs: Any) -> attune_nb.Execution:
+def make(
+    db: attune_nb.Database, status: str, *, action_ref: str = "core.echo", **kwargs: Any
+) -> attune_nb.Execution:
     """An execution in ``status``, inserted directly (creation is not what is tested)."""
     return db.executions.create(action_ref, status=status, **kwargs)
 
@@ -125,11 +143,18 @@ def test_full_lifecycle(shared: attune_nb.Database) -> None:
     assert seen[3].is_terminal
     assert shared.executions.get(created.id) == seen[3]
     assert status_moves(shared, created.id) == [
-        (None, "requested"), ("requested", "scheduling"), ("scheduling", "scheduled"),
-        ("scheduled", "running"), ("running", "completed")]
+        (None, "requested"),
+        ("requested", "scheduling"),
+        ("scheduling", "scheduled"),
+        ("scheduled", "running"),
+        ("running", "completed"),
+    ]
     # started_at is the start of the transaction that entered running
-    running_row = [h for h in history(shared, created.id)
-                   if h.operation == "UPDATE" and h.new_values.get("status") == "running"]
+    running_row = [
+        h
+        for h in history(shared, created.id)
+        if h.operation == "UPDATE" and h.new_values.get("status") == "running"
+    ]
     assert len(running_row) == 1
     assert "started_at" in running_row[0].changed_fields
     assert running_row[0].time == seen[2].started_at
@@ -137,10 +162,15 @@ def test_full_lifecycle(shared: attune_nb.Database) -> None:
 
 def test_transition_accepts_enum_members_and_any_case(shared: attune_nb.Database) -> None:
     e = make(shared, "requested")
-    assert shared.executions.transition(e.id, ExecutionStatus.SCHEDULING,
-                                        expected=ExecutionStatus.REQUESTED).status == "scheduling"
-    assert shared.executions.transition(e.id, "Scheduled", expected="SCHEDULING").status == \
-        "scheduled"
+    assert (
+        shared.executions.transition(
+            e.id, ExecutionStatus.SCHEDULING, expected=ExecutionStatus.REQUESTED
+        ).status
+        == "scheduling"
+    )
+    assert (
+        shared.executions.transition(e.id, "Scheduled", expected="SCHEDULING").status == "scheduled"
+    )
 
 
 def test_failed_with_result_in_the_same_statement(shared: attune_nb.Database) -> None:
@@ -193,8 +223,9 @@ def test_expected_mismatch_is_stale_and_changes_nothing(shared: attune_nb.Databa
     e = make(shared, "running")
     before = snapshot(shared, e.id)
     with pytest.raises(StaleUpdate) as info:
-        shared.executions.transition(e.id, "cancelled", expected="requested",
-                                     result={"cancelled_by": "me"})
+        shared.executions.transition(
+            e.id, "cancelled", expected="requested", result={"cancelled_by": "me"}
+        )
     err = info.value
     assert (err.execution_id, err.expected, err.actual) == (e.id, "requested", "running")
     assert str(e.id) in str(err) and "nothing was written" in str(err)
@@ -202,7 +233,8 @@ def test_expected_mismatch_is_stale_and_changes_nothing(shared: attune_nb.Databa
 
 
 def test_expected_that_forbids_the_move_is_invalid_before_any_read(
-        shared: attune_nb.Database) -> None:
+    shared: attune_nb.Database,
+) -> None:
     e = make(shared, "running")
     before = snapshot(shared, e.id)
     with pytest.raises(InvalidTransition) as info:
@@ -214,23 +246,28 @@ def test_expected_that_forbids_the_move_is_invalid_before_any_read(
     assert snapshot(shared, e.id) == before
 
 
-@pytest.mark.parametrize(("current", "to"), [
-    ("completed", "running"),
-    ("requested", "running"),
-    ("canceling", "completed"),
-    ("running", "running"),
-    ("cancelled", "cancelled"),
-], ids=["terminal", "skip-scheduling", "canceling-only-cancelled", "same-active",
-        "same-terminal"])
-def test_forbidden_move_raises_and_changes_nothing(shared: attune_nb.Database, current: str,
-                                                   to: str) -> None:
+@pytest.mark.parametrize(
+    ("current", "to"),
+    [
+        ("completed", "running"),
+        ("requested", "running"),
+        ("canceling", "completed"),
+        ("running", "running"),
+        ("cancelled", "cancelled"),
+    ],
+    ids=["terminal", "skip-scheduling", "canceling-only-cancelled", "same-active", "same-terminal"],
+)
+def test_forbidden_move_raises_and_changes_nothing(
+    shared: attune_nb.Database, current: str, to: str
+) -> None:
     e = make(shared, current)
     before = snapshot(shared, e.id)
     with pytest.raises(InvalidTransition) as info:
         shared.executions.transition(e.id, to)
     assert (info.value.current, info.value.requested) == (current, to)
-    assert info.value.allowed_statuses == [s.value for s in ExecutionStatus
-                                           if s in ALLOWED_TRANSITIONS[ExecutionStatus(current)]]
+    assert info.value.allowed_statuses == [
+        s.value for s in ExecutionStatus if s in ALLOWED_TRANSITIONS[ExecutionStatus(current)]
+    ]
     assert info.value.execution_id == e.id
     assert snapshot(shared, e.id) == before
 
@@ -242,9 +279,11 @@ def test_unknown_id_is_not_found(shared: attune_nb.Database, expected: str | Non
     assert info.value.execution_id == 987654
 
 
-@pytest.mark.parametrize(("to", "expected"), [("bogus", None), ("cancelling", None),
-                                              ("completed", "bogus"), ("", None)],
-                         ids=["bogus-target", "two-l-canceling", "bogus-expected", "empty"])
+@pytest.mark.parametrize(
+    ("to", "expected"),
+    [("bogus", None), ("cancelling", None), ("completed", "bogus"), ("", None)],
+    ids=["bogus-target", "two-l-canceling", "bogus-expected", "empty"],
+)
 def test_invalid_status(shared: attune_nb.Database, to: str, expected: str | None) -> None:
     e = make(shared, "running")
     before = snapshot(shared, e.id)
@@ -275,9 +314,10 @@ def _race(db_url: str, execution_id: int, calls: list[dict[str, Any]]) -> list[A
     def run(i: int) -> None:
         barrier.wait()
         try:
-            outcomes[i] = dbs[i].executions.transition(execution_id, calls[i]["to"],
-                                                       expected=calls[i].get("expected"))
-        except Exception as exc:  # noqa: BLE001 - every outcome is asserted on below
+            outcomes[i] = dbs[i].executions.transition(
+                execution_id, calls[i]["to"], expected=calls[i].get("expected")
+            )
+        except Exception as exc:
             outcomes[i] = exc
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
@@ -293,8 +333,9 @@ def _race(db_url: str, execution_id: int, calls: list[dict[str, Any]]) -> list[A
     return outcomes
 
 
-def test_race_with_expected_has_exactly_one_winner(shared: attune_nb.Database,
-                                                   shared_url: str) -> None:
+def test_race_with_expected_has_exactly_one_winner(
+    shared: attune_nb.Database, shared_url: str
+) -> None:
     e = make(shared, "running")
     outcomes = _race(shared_url, e.id, [{"to": "completed", "expected": "running"}] * 8)
     winners = [o for o in outcomes if isinstance(o, attune_nb.Execution)]
@@ -307,11 +348,20 @@ def test_race_with_expected_has_exactly_one_winner(shared: attune_nb.Database,
     assert status_moves(shared, e.id) == [(None, "running"), ("running", "completed")]
 
 
-def test_race_with_different_targets_has_exactly_one_winner(shared: attune_nb.Database,
-                                                            shared_url: str) -> None:
+def test_race_with_different_targets_has_exactly_one_winner(
+    shared: attune_nb.Database, shared_url: str
+) -> None:
     e = make(shared, "running")
-    targets = ["completed", "failed", "timeout", "canceling", "cancelled", "abandoned",
-               "completed", "failed"]
+    targets = [
+        "completed",
+        "failed",
+        "timeout",
+        "canceling",
+        "cancelled",
+        "abandoned",
+        "completed",
+        "failed",
+    ]
     outcomes = _race(shared_url, e.id, [{"to": to} for to in targets])
     winners = [o for o in outcomes if isinstance(o, attune_nb.Execution)]
     assert len(winners) == 1
@@ -340,22 +390,35 @@ def readonly(shared_url: str) -> Iterator[attune_nb.Database]:
     ro.close()
 
 
-@pytest.mark.parametrize("write", ["transition", "transition_expected", "create", "create_parent",
-                                   "update", "delete", "bulk_apply"])
-def test_readonly_refuses_writes(shared: attune_nb.Database, readonly: attune_nb.Database,
-                                 write: str) -> None:
+@pytest.mark.parametrize(
+    "write",
+    [
+        "transition",
+        "transition_expected",
+        "create",
+        "create_parent",
+        "update",
+        "delete",
+        "bulk_apply",
+    ],
+)
+def test_readonly_refuses_writes(
+    shared: attune_nb.Database, readonly: attune_nb.Database, write: str
+) -> None:
     e = make(shared, "running")
     before = table_state(shared)
     calls = {
         "transition": lambda: readonly.executions.transition(e.id, "completed"),
         "transition_expected": lambda: readonly.executions.transition(
-            e.id, "cancelled", expected="running"),
+            e.id, "cancelled", expected="running"
+        ),
         "create": lambda: readonly.executions.create("core.echo"),
         "create_parent": lambda: readonly.executions.create("core.echo", parent=e.id),
         "update": lambda: readonly.executions.update(e.id, result={"x": 1}),
         "delete": lambda: readonly.executions.delete(e.id),
-        "bulk_apply": lambda: readonly.executions.bulk_transition("cancelled", ids=[e.id],
-                                                                  dry_run=False),
+        "bulk_apply": lambda: readonly.executions.bulk_transition(
+            "cancelled", ids=[e.id], dry_run=False
+        ),
     }
     with pytest.raises(ReadOnlyError) as info:
         calls[write]()
@@ -364,8 +427,9 @@ def test_readonly_refuses_writes(shared: attune_nb.Database, readonly: attune_nb
     assert table_state(shared) == before
 
 
-def test_readonly_can_preview_and_read(shared: attune_nb.Database,
-                                       readonly: attune_nb.Database) -> None:
+def test_readonly_can_preview_and_read(
+    shared: attune_nb.Database, readonly: attune_nb.Database
+) -> None:
     e = make(shared, "running")
     preview = readonly.executions.bulk_transition("cancelled", ids=[e.id])
     assert preview["allowed"].tolist() == [True]
@@ -394,10 +458,14 @@ def _check_bulk_layout(frame: pd.DataFrame) -> None:
     assert str(frame["applied"].dtype) == "boolean"
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"status": None}, {"ids": None, "dry_run": False}],
-                         ids=["nothing", "only-none-filters", "apply-nothing"])
-def test_bulk_requires_ids_or_a_filter(db: attune_nb.Database, mixed: dict[str, int],
-                                       kwargs: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"status": None}, {"ids": None, "dry_run": False}],
+    ids=["nothing", "only-none-filters", "apply-nothing"],
+)
+def test_bulk_requires_ids_or_a_filter(
+    db: attune_nb.Database, mixed: dict[str, int], kwargs: dict[str, Any]
+) -> None:
     before = table_state(db)
     with pytest.raises(InvalidFilter) as info:
         db.executions.bulk_transition("abandoned", **kwargs)
@@ -405,18 +473,27 @@ def test_bulk_requires_ids_or_a_filter(db: attune_nb.Database, mixed: dict[str, 
     assert table_state(db) == before
 
 
-def test_bulk_filter_that_selects_everything_is_refused(db: attune_nb.Database,
-                                                        mixed: dict[str, int]) -> None:
+def test_bulk_filter_that_selects_everything_is_refused(
+    db: attune_nb.Database, mixed: dict[str, int]
+) -> None:
     with pytest.raises(InvalidFilter):
         db.executions.bulk_transition("abandoned", top_level_only=False)
 
 
-@pytest.mark.parametrize(("kwargs", "name"), [
-    ({"dry_run": "no"}, "dry_run"), ({"dry_run": 0}, "dry_run"), ({"ids": ["1"]}, "ids"),
-    ({"ids": [True]}, "ids"), ({"colour": "red"}, "colour"),
-], ids=["dry-run-str", "dry-run-int", "id-str", "id-bool", "unknown-filter"])
-def test_bulk_refuses_bad_options(shared: attune_nb.Database, kwargs: dict[str, Any],
-                                  name: str) -> None:
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"dry_run": "no"}, "dry_run"),
+        ({"dry_run": 0}, "dry_run"),
+        ({"ids": ["1"]}, "ids"),
+        ({"ids": [True]}, "ids"),
+        ({"colour": "red"}, "colour"),
+    ],
+    ids=["dry-run-str", "dry-run-int", "id-str", "id-bool", "unknown-filter"],
+)
+def test_bulk_refuses_bad_options(
+    shared: attune_nb.Database, kwargs: dict[str, Any], name: str
+) -> None:
     e = make(shared, "running")
     before = snapshot(shared, e.id)
     with pytest.raises(InvalidFilter) as info:
@@ -431,8 +508,9 @@ def test_bulk_refuses_a_bad_target(shared: attune_nb.Database) -> None:
         shared.executions.bulk_transition("cancelling", ids=[e.id])
 
 
-def test_bulk_preview_is_the_default_and_changes_nothing(db: attune_nb.Database,
-                                                         mixed: dict[str, int]) -> None:
+def test_bulk_preview_is_the_default_and_changes_nothing(
+    db: attune_nb.Database, mixed: dict[str, int]
+) -> None:
     before = table_state(db)
     preview = db.executions.bulk_transition("cancelled", action_ref="bulk.*")
     assert table_state(db) == before
@@ -452,28 +530,33 @@ def test_bulk_preview_is_the_default_and_changes_nothing(db: attune_nb.Database,
     assert by_status.loc["requested", "action_ref"] == "bulk.requested"
 
 
-def test_bulk_preview_explains_what_is_allowed_instead(db: attune_nb.Database,
-                                                       mixed: dict[str, int]) -> None:
-    preview = db.executions.bulk_transition("completed", ids=[mixed["requested"],
-                                                              mixed["running"]])
+def test_bulk_preview_explains_what_is_allowed_instead(
+    db: attune_nb.Database, mixed: dict[str, int]
+) -> None:
+    preview = db.executions.bulk_transition("completed", ids=[mixed["requested"], mixed["running"]])
     assert preview["reason"].tolist() == [
-        "requested may only become scheduling, cancelled, abandoned", "allowed"]
+        "requested may only become scheduling, cancelled, abandoned",
+        "allowed",
+    ]
 
 
-def test_bulk_empty_selection_has_the_layout(db: attune_nb.Database,
-                                             mixed: dict[str, int]) -> None:
-    for frame in (db.executions.bulk_transition("cancelled", action_ref="nothing.*"),
-                  db.executions.bulk_transition("cancelled", ids=[], dry_run=False)):
+def test_bulk_empty_selection_has_the_layout(db: attune_nb.Database, mixed: dict[str, int]) -> None:
+    for frame in (
+        db.executions.bulk_transition("cancelled", action_ref="nothing.*"),
+        db.executions.bulk_transition("cancelled", ids=[], dry_run=False),
+    ):
         assert frame.empty
         _check_bulk_layout(frame)
 
 
-def test_bulk_apply_changes_allowed_rows_in_one_transaction(db: attune_nb.Database,
-                                                            mixed: dict[str, int]) -> None:
+def test_bulk_apply_changes_allowed_rows_in_one_transaction(
+    db: attune_nb.Database, mixed: dict[str, int]
+) -> None:
     before = {r[0]: r for r in table_state(db)[:-1]}
     result = {"cancelled_by": "operator"}
-    applied = db.executions.bulk_transition("cancelled", action_ref="bulk.*", dry_run=False,
-                                            result=result)
+    applied = db.executions.bulk_transition(
+        "cancelled", action_ref="bulk.*", dry_run=False, result=result
+    )
     _check_bulk_layout(applied)
     changed = {"requested", "scheduling", "scheduled", "running", "canceling"}
     rows = applied.set_index(applied["current"].astype(str))
@@ -489,12 +572,18 @@ def test_bulk_apply_changes_allowed_rows_in_one_transaction(db: attune_nb.Databa
                 assert not rows.loc[status, "applied"]
                 assert rows.loc[status, "reason"] != "applied"
             assert (now.status.value, now.updated, now.result) == (
-                before[exec_id][1], before[exec_id][2], before[exec_id][4])
+                before[exec_id][1],
+                before[exec_id][2],
+                before[exec_id][4],
+            )
     # one transaction: every change carries the same transaction time
     with db.transaction() as conn:
-        times = conn.execute(sa.text(
-            "SELECT DISTINCT time FROM attune.execution_history WHERE operation = 'UPDATE' "
-            "AND time >= now() - interval '1 day'")).all()
+        times = conn.execute(
+            sa.text(
+                "SELECT DISTINCT time FROM attune.execution_history WHERE operation = 'UPDATE' "
+                "AND time >= now() - interval '1 day'"
+            )
+        ).all()
     assert len(times) == 1
 
 
@@ -510,22 +599,24 @@ def test_bulk_apply_to_running_sets_started_at_once(shared: attune_nb.Database) 
     assert a_now.result is None and b_now.result is None
 
 
-def test_bulk_apply_twice_second_finds_nothing_to_do(db: attune_nb.Database,
-                                                     mixed: dict[str, int]) -> None:
-    first = db.executions.bulk_transition("abandoned", status=["requested", "scheduled"],
-                                          dry_run=False)
+def test_bulk_apply_twice_second_finds_nothing_to_do(
+    db: attune_nb.Database, mixed: dict[str, int]
+) -> None:
+    first = db.executions.bulk_transition(
+        "abandoned", status=["requested", "scheduled"], dry_run=False
+    )
     assert first["applied"].tolist() == [True, True]  # bulk.requested, bulk.scheduled
     state = table_state(db)
-    second = db.executions.bulk_transition("abandoned", ids=first["id"].tolist(),
-                                           dry_run=False)
+    second = db.executions.bulk_transition("abandoned", ids=first["id"].tolist(), dry_run=False)
     assert not second["applied"].any()
     assert not second["allowed"].any()
     assert second["reason"].tolist() == ["already abandoned"] * len(second)
     assert table_state(db) == state
 
 
-def test_bulk_skips_rows_changed_between_preview_and_apply(db: attune_nb.Database,
-                                                           db_url: str) -> None:
+def test_bulk_skips_rows_changed_between_preview_and_apply(
+    db: attune_nb.Database, db_url: str
+) -> None:
     """A second connection changes a row (uncommitted) before the bulk reads it.
 
     The bulk's preview still sees the committed 'running'; its compare-and-set UPDATE
@@ -540,22 +631,26 @@ def test_bulk_skips_rows_changed_between_preview_and_apply(db: attune_nb.Databas
     outcome: dict[str, Any] = {}
     try:
         tx = conn.begin()
-        conn.execute(sa.text("UPDATE attune.execution SET status = 'completed' WHERE id = :id"),
-                     {"id": raced.id})
+        conn.execute(
+            sa.text("UPDATE attune.execution SET status = 'completed' WHERE id = :id"),
+            {"id": raced.id},
+        )
 
         def bulk() -> None:
             try:
                 outcome["frame"] = db.executions.bulk_transition(
-                    "cancelled", ids=[stays.id, raced.id], dry_run=False)
-            except Exception as exc:  # noqa: BLE001 - asserted on below
+                    "cancelled", ids=[stays.id, raced.id], dry_run=False
+                )
+            except Exception as exc:
                 outcome["error"] = exc
 
         worker = threading.Thread(target=bulk)
         worker.start()
         deadline = time.monotonic() + 30
         while not db.scalar(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND query LIKE '%UPDATE attune.execution%'"):
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND query LIKE '%UPDATE attune.execution%'"
+        ):
             assert worker.is_alive(), outcome
             assert time.monotonic() < deadline, "the bulk update never waited on the lock"
             time.sleep(0.02)
@@ -569,7 +664,7 @@ def test_bulk_skips_rows_changed_between_preview_and_apply(db: attune_nb.Databas
     frame = outcome["frame"].set_index("id")
     assert frame.loc[stays.id, "applied"]
     assert frame.loc[stays.id, "reason"] == "applied"
-    assert frame.loc[raced.id, "current"] == "running"   # what the preview saw
+    assert frame.loc[raced.id, "current"] == "running"  # what the preview saw
     assert frame.loc[raced.id, "allowed"]
     assert not frame.loc[raced.id, "applied"]
     assert frame.loc[raced.id, "reason"] == "skipped: changed meanwhile (now completed)"
@@ -588,8 +683,11 @@ def test_update_makes_no_lifecycle_check(shared: attune_nb.Database) -> None:
     assert running.started_at is None  # update sets only what it is given
     back = shared.executions.update(e.id, status=ExecutionStatus.REQUESTED)  # even odd moves
     assert back.status is ExecutionStatus.REQUESTED
-    assert status_moves(shared, e.id) == [(None, "requested"), ("requested", "running"),
-                                      ("running", "requested")]
+    assert status_moves(shared, e.id) == [
+        (None, "requested"),
+        ("requested", "running"),
+        ("running", "requested"),
+    ]
 
 
 def test_update_from_terminal_is_allowed_too(shared: attune_nb.Database) -> None:
@@ -597,8 +695,9 @@ def test_update_from_terminal_is_allowed_too(shared: attune_nb.Database) -> None
     assert shared.executions.update(e.id, status="Running").status is ExecutionStatus.RUNNING
 
 
-@pytest.mark.parametrize("status", ["bogus", "cancelling", "", None, 4],
-                         ids=["bogus", "two-l", "empty", "none", "int"])
+@pytest.mark.parametrize(
+    "status", ["bogus", "cancelling", "", None, 4], ids=["bogus", "two-l", "empty", "none", "int"]
+)
 def test_update_refuses_a_non_enum_status(shared: attune_nb.Database, status: Any) -> None:
     e = make(shared, "running")
     before = snapshot(shared, e.id)
@@ -619,10 +718,15 @@ def test_update_without_fields_returns_the_row_unchanged(shared: attune_nb.Datab
 def test_update_sets_fields_and_history_records_them(shared: attune_nb.Database) -> None:
     started = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     e = make(shared, "scheduled")
-    out = shared.executions.update(e.id, status="running", started_at=started,
-                                   result={"ok": True}, trace_tag="t-1")
+    out = shared.executions.update(
+        e.id, status="running", started_at=started, result={"ok": True}, trace_tag="t-1"
+    )
     assert (out.status, out.started_at, out.result, out.trace_tag) == (
-        ExecutionStatus.RUNNING, started, {"ok": True}, "t-1")
+        ExecutionStatus.RUNNING,
+        started,
+        {"ok": True},
+        "t-1",
+    )
     assert out.updated is not None and e.updated is not None and out.updated > e.updated
     last = history(shared, e.id)[-1]
     assert set(last.changed_fields) == {"status", "started_at", "result", "trace_tag"}
@@ -631,8 +735,7 @@ def test_update_sets_fields_and_history_records_them(shared: attune_nb.Database)
 
 
 @pytest.mark.parametrize("fields", [{}, {"status": "running"}], ids=["no-fields", "status"])
-def test_update_unknown_id_is_not_found(shared: attune_nb.Database,
-                                        fields: dict[str, Any]) -> None:
+def test_update_unknown_id_is_not_found(shared: attune_nb.Database, fields: dict[str, Any]) -> None:
     with pytest.raises(ExecutionNotFound) as info:
         shared.executions.update(424242, **fields)
     assert info.value.execution_id == 424242
@@ -660,12 +763,21 @@ def test_managed_database_is_managed(shared: attune_nb.Database) -> None:
     assert shared.managed is True
 
 
-@pytest.mark.parametrize(("current", "to"), [
-    ("running", "cancelled"), ("running", "canceling"), ("running", "abandoned"),
-    ("running", "failed"), ("running", "timeout"), ("canceling", "cancelled"),
-], ids=lambda v: v)
-def test_unmanaged_database_warns_when_stopping_live_work(unmanaged: attune_nb.Database,
-                                                          current: str, to: str) -> None:
+@pytest.mark.parametrize(
+    ("current", "to"),
+    [
+        ("running", "cancelled"),
+        ("running", "canceling"),
+        ("running", "abandoned"),
+        ("running", "failed"),
+        ("running", "timeout"),
+        ("canceling", "cancelled"),
+    ],
+    ids=lambda v: v,
+)
+def test_unmanaged_database_warns_when_stopping_live_work(
+    unmanaged: attune_nb.Database, current: str, to: str
+) -> None:
     assert unmanaged.managed is False
     e = make(unmanaged, current)
     with pytest.warns(DatabaseOnlyWarning, match="worker") as record:
@@ -676,11 +788,18 @@ def test_unmanaged_database_warns_when_stopping_live_work(unmanaged: attune_nb.D
     assert record[0].filename == __file__
 
 
-@pytest.mark.parametrize(("current", "to"), [
-    ("requested", "cancelled"), ("scheduled", "abandoned"), ("running", "completed"),
-], ids=lambda v: v)
-def test_unmanaged_database_is_quiet_when_no_work_runs(unmanaged: attune_nb.Database,
-                                                       current: str, to: str) -> None:
+@pytest.mark.parametrize(
+    ("current", "to"),
+    [
+        ("requested", "cancelled"),
+        ("scheduled", "abandoned"),
+        ("running", "completed"),
+    ],
+    ids=lambda v: v,
+)
+def test_unmanaged_database_is_quiet_when_no_work_runs(
+    unmanaged: attune_nb.Database, current: str, to: str
+) -> None:
     e = make(unmanaged, current)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -716,8 +835,10 @@ def _reachable_walk(moves: list[tuple[str | None, str]]) -> bool:
         return False
     current = "requested"
     for old, new in moves[1:]:
-        if old != current or ExecutionStatus(new) not in ALLOWED_TRANSITIONS[
-                ExecutionStatus(current)]:
+        if (
+            old != current
+            or ExecutionStatus(new) not in ALLOWED_TRANSITIONS[ExecutionStatus(current)]
+        ):
             return False
         current = new
     return True
@@ -725,8 +846,9 @@ def _reachable_walk(moves: list[tuple[str | None, str]]) -> bool:
 
 @settings(max_examples=40, deadline=None, database=None)
 @given(steps=st.lists(st.sampled_from(list(ExecutionStatus)), max_size=12))
-def test_random_transition_sequences_keep_the_invariants(shared: attune_nb.Database,
-                                                         steps: list[ExecutionStatus]) -> None:
+def test_random_transition_sequences_keep_the_invariants(
+    shared: attune_nb.Database, steps: list[ExecutionStatus]
+) -> None:
     e = make(shared, "requested", action_ref="prop.walk")  # a fresh execution per example
     status, started_at = ExecutionStatus.REQUESTED, None
     for to in steps:
@@ -745,8 +867,7 @@ def test_random_transition_sequences_keep_the_invariants(shared: attune_nb.Datab
         assert after[4] == before[4] + 1  # exactly one history row
         last = history(shared, e.id)[-1]
         assert last.operation == "UPDATE" and "status" in last.changed_fields
-        assert (last.old_values["status"], last.new_values["status"]) == (status.value,
-                                                                          to.value)
+        assert (last.old_values["status"], last.new_values["status"]) == (status.value, to.value)
         if to is ExecutionStatus.RUNNING and started_at is None:
             assert moved.started_at is not None and moved.started_at == last.time
             started_at = moved.started_at

@@ -74,8 +74,6 @@ def _check_limit(limit: Any, offset: Any) -> None:
         raise InvalidFilter("offset", offset, "a whole number >= 0")
 
 
-
-
 class RepositoryPart:
     """The state and helpers every part of the execution repository uses."""
 
@@ -95,13 +93,15 @@ class RepositoryPart:
             raise ExecutionNotFound(execution_id)
         return Execution.from_row(row)
 
-    def _read(self, stmt: Any, layout: Sequence[Column], *, total: int | None = None
-              ) -> pd.DataFrame:
+    def _read(
+        self, stmt: Any, layout: Sequence[Column], *, total: int | None = None
+    ) -> pd.DataFrame:
         return self.db.read(stmt, layout, total=total, desc="reading executions")
 
     def _select(self, layout: Sequence[Column], filters: dict[str, Any]) -> Any:
-        return sa.select(*_select_columns(layout)).select_from(_FROM).where(
-            *execution_where(filters))
+        return (
+            sa.select(*_select_columns(layout)).select_from(_FROM).where(*execution_where(filters))
+        )
 
     def _require(self, conn: sa.Connection, execution_id: int) -> None:
         found = conn.execute(sa.select(_e.c.id).where(_e.c.id == execution_id)).first()
@@ -109,11 +109,8 @@ class RepositoryPart:
             raise ExecutionNotFound(execution_id)
 
 
-
 def _lifecycle_order(status: Any) -> Any:
     """The position of a status (text) in the database's own enum order: the tie-break
     for history rows that share a ``time`` (one transaction)."""
     statuses = sa.cast(sa.func.enum_range(sa.null().cast(t.STATUS)), postgresql.ARRAY(sa.Text))
     return sa.func.array_position(statuses, status)
-
-

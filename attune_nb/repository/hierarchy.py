@@ -1,4 +1,4 @@
-"""Workflow hierarchies: children, descendants, ancestors, trees and retry chains, one query each."""
+"""Workflow hierarchies: children, descendants, ancestors, trees, retry chains; one query each."""
 
 from __future__ import annotations
 
@@ -39,8 +39,9 @@ class HierarchyQueries(RepositoryPart):
         stmt = self._select(layout, {"parent": execution_id}).order_by(_e.c.created, _e.c.id)
         return self._read(stmt, layout)
 
-    def descendants(self, root_id: int, /, *, max_depth: int | None = None,
-                    include: Iterable[str] = ()) -> pd.DataFrame:
+    def descendants(
+        self, root_id: int, /, *, max_depth: int | None = None, include: Iterable[str] = ()
+    ) -> pd.DataFrame:
         """The root and everything below it in one recursive query, level by level.
 
         Rows come level by level (``depth``), each level in creation order; use
@@ -52,14 +53,16 @@ class HierarchyQueries(RepositoryPart):
         """
         root_id = check_id("id", root_id)
         include = _check_include(include)
-        if max_depth is not None and (isinstance(max_depth, bool)
-                                      or not isinstance(max_depth, int) or max_depth < 0):
+        if max_depth is not None and (
+            isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 0
+        ):
             raise InvalidFilter("max_depth", max_depth, "a whole number >= 0, or None")
         with self.db.transaction() as conn:
             self._require(conn, root_id)
         layout = execution_layout(include, HIERARCHY_COLUMNS)
         depth_guard = "" if max_depth is None else f"AND t.depth < {int(max_depth)}"
-        tree = sa.text(f"""
+        tree = (
+            sa.text(f"""
             WITH RECURSIVE tree(id, depth, path, is_cycle) AS (
                 SELECT e.id, 0, ARRAY[e.id], false FROM attune.execution e WHERE e.id = :root
                 UNION ALL
@@ -68,12 +71,23 @@ class HierarchyQueries(RepositoryPart):
                 WHERE NOT t.is_cycle {depth_guard}
             )
             SELECT id, depth, path, is_cycle FROM tree
-        """).bindparams(root=root_id).columns(
-            id=sa.BigInteger, depth=sa.Integer, path=postgresql.ARRAY(sa.BigInteger),
-            is_cycle=sa.Boolean).cte("nodes")
-        return self._hierarchy_frame(tree, layout, root=sa.literal(root_id, sa.BigInteger),
-                                     order=(tree.c.depth, _e.c.created, tree.c.id),
-                                     orphan_depth=0)
+        """)
+            .bindparams(root=root_id)
+            .columns(
+                id=sa.BigInteger,
+                depth=sa.Integer,
+                path=postgresql.ARRAY(sa.BigInteger),
+                is_cycle=sa.Boolean,
+            )
+            .cte("nodes")
+        )
+        return self._hierarchy_frame(
+            tree,
+            layout,
+            root=sa.literal(root_id, sa.BigInteger),
+            order=(tree.c.depth, _e.c.created, tree.c.id),
+            orphan_depth=0,
+        )
 
     def ancestors(self, execution_id: int, /, *, include: Iterable[str] = ()) -> pd.DataFrame:
         """The parent, grandparent, … of an execution (nearest first), in one query.
@@ -87,7 +101,8 @@ class HierarchyQueries(RepositoryPart):
         with self.db.transaction() as conn:
             self._require(conn, execution_id)
         layout = execution_layout(include, HIERARCHY_COLUMNS)
-        up = sa.text("""
+        up = (
+            sa.text("""
             WITH RECURSIVE up(id, parent, depth, path, is_cycle) AS (
                 SELECT e.id, e.parent, 0, ARRAY[e.id], false
                 FROM attune.execution e WHERE e.id = :id
@@ -97,27 +112,48 @@ class HierarchyQueries(RepositoryPart):
                 WHERE NOT u.is_cycle
             )
             SELECT id, depth, path, is_cycle FROM up WHERE depth > 0
-        """).bindparams(id=execution_id).columns(
-            id=sa.BigInteger, depth=sa.Integer, path=postgresql.ARRAY(sa.BigInteger),
-            is_cycle=sa.Boolean).cte("nodes")
-        top = (sa.select(up.c.id).where(sa.not_(up.c.is_cycle)).order_by(up.c.depth.desc())
-               .limit(1).scalar_subquery())
-        return self._hierarchy_frame(up, layout, root=top, order=(up.c.depth,),
-                                     orphan_depth=None)
+        """)
+            .bindparams(id=execution_id)
+            .columns(
+                id=sa.BigInteger,
+                depth=sa.Integer,
+                path=postgresql.ARRAY(sa.BigInteger),
+                is_cycle=sa.Boolean,
+            )
+            .cte("nodes")
+        )
+        top = (
+            sa.select(up.c.id)
+            .where(sa.not_(up.c.is_cycle))
+            .order_by(up.c.depth.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        return self._hierarchy_frame(up, layout, root=top, order=(up.c.depth,), orphan_depth=None)
 
-    def _hierarchy_frame(self, tree: Any, layout: Sequence[Column], *, root: Any,
-                         order: tuple[Any, ...], orphan_depth: int | None) -> pd.DataFrame:
+    def _hierarchy_frame(
+        self,
+        tree: Any,
+        layout: Sequence[Column],
+        *,
+        root: Any,
+        order: tuple[Any, ...],
+        orphan_depth: int | None,
+    ) -> pd.DataFrame:
         parent_row = t.execution.alias("parent_row")
         # Only the top of a tree can be an orphan (its parent is outside the tree): the
         # CASE keeps the lookup to that row.
         gone = sa.and_(_e.c.parent.is_not(None), ~sa.exists().where(parent_row.c.id == _e.c.parent))
-        orphan = gone if orphan_depth is None else sa.case(
-            (tree.c.depth == orphan_depth, gone), else_=sa.false())
+        orphan = (
+            gone
+            if orphan_depth is None
+            else sa.case((tree.c.depth == orphan_depth, gone), else_=sa.false())
+        )
         # A row whose child repeats an id on its path: the loop is cut there.
-        looped = sa.select(tree.c.path[sa.func.cardinality(tree.c.path) - 1]).where(
-            tree.c.is_cycle)
-        cols = _select_columns([c for c in layout if c.name not in
-                                {h.name for h in HIERARCHY_COLUMNS}])
+        looped = sa.select(tree.c.path[sa.func.cardinality(tree.c.path) - 1]).where(tree.c.is_cycle)
+        cols = _select_columns(
+            [c for c in layout if c.name not in {h.name for h in HIERARCHY_COLUMNS}]
+        )
         stmt = (
             sa.select(
                 *cols,
@@ -128,8 +164,7 @@ class HierarchyQueries(RepositoryPart):
                 _e.c.id.in_(looped).label("cycle"),
             )
             .select_from(
-                tree.join(_e, _e.c.id == tree.c.id)
-                .outerjoin(_enf, _enf.c.id == _e.c.enforcement)
+                tree.join(_e, _e.c.id == tree.c.id).outerjoin(_enf, _enf.c.id == _e.c.enforcement)
             )
             .where(sa.not_(tree.c.is_cycle))
             .order_by(*order)
@@ -150,7 +185,8 @@ class HierarchyQueries(RepositoryPart):
         with self.db.transaction() as conn:
             self._require(conn, execution_id)
         layout = execution_layout()
-        chain = sa.text("""
+        chain = (
+            sa.text("""
             WITH RECURSIVE up(id, original, path) AS (
                 SELECT id, original_execution, ARRAY[id] FROM attune.execution WHERE id = :id
                 UNION ALL
@@ -167,10 +203,16 @@ class HierarchyQueries(RepositoryPart):
                 WHERE NOT c.id = ANY(d.path)
             )
             SELECT DISTINCT id FROM down
-        """).bindparams(id=execution_id).columns(id=sa.BigInteger).subquery("chain")
-        stmt = (sa.select(*_select_columns(layout))
-                .select_from(chain.join(_e, _e.c.id == chain.c.id)
-                             .outerjoin(_enf, _enf.c.id == _e.c.enforcement))
-                .order_by(_e.c.retry_count, _e.c.created, _e.c.id))
+        """)
+            .bindparams(id=execution_id)
+            .columns(id=sa.BigInteger)
+            .subquery("chain")
+        )
+        stmt = (
+            sa.select(*_select_columns(layout))
+            .select_from(
+                chain.join(_e, _e.c.id == chain.c.id).outerjoin(_enf, _enf.c.id == _e.c.enforcement)
+            )
+            .order_by(_e.c.retry_count, _e.c.created, _e.c.id)
+        )
         return self._read(stmt, layout)
-

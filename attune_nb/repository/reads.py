@@ -30,8 +30,14 @@ from attune_nb.repository._common import (
 class ExecutionReads(RepositoryPart):
     """Reads: ``get``, ``frame``, ``count``, ``history``, ``intervals``."""
 
-    def frame(self, *, include: Iterable[str] = (), limit: int | None = DEFAULT_LIMIT,
-              offset: int = 0, **filters: Unpack[ExecutionFilters]) -> pd.DataFrame:
+    def frame(
+        self,
+        *,
+        include: Iterable[str] = (),
+        limit: int | None = DEFAULT_LIMIT,
+        offset: int = 0,
+        **filters: Unpack[ExecutionFilters],
+    ) -> pd.DataFrame:
         """Executions as a DataFrame, newest first (``created`` then ``id`` descending).
 
         Filters (each one value or a list; combined with AND): ``status``, ``action_ref``,
@@ -62,8 +68,14 @@ class ExecutionReads(RepositoryPart):
         with self.db.transaction() as conn:
             return int(conn.execute(stmt).scalar_one())
 
-    def history(self, execution_id: int, /, *, since: datetime | str | None = None,
-                until: datetime | str | None = None) -> pd.DataFrame:
+    def history(
+        self,
+        execution_id: int,
+        /,
+        *,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+    ) -> pd.DataFrame:
         """The audit rows of one execution, in time order (ties by lifecycle order).
 
         Columns: ``time``, ``operation``, ``changed_fields``, ``old_status``,
@@ -72,8 +84,7 @@ class ExecutionReads(RepositoryPart):
         execution_id = check_id("id", execution_id)
         h = t.execution_history
         with self.db.transaction() as conn:
-            created = conn.execute(sa.select(_e.c.created).where(_e.c.id == execution_id)
-                                   ).scalar()
+            created = conn.execute(sa.select(_e.c.created).where(_e.c.id == execution_id)).scalar()
         lo = to_utc("since", since) if since is not None else created
         where = [h.c.entity_id == execution_id]
         # The history is partitioned by time: a lower bound lets PostgreSQL skip partitions.
@@ -82,20 +93,31 @@ class ExecutionReads(RepositoryPart):
         if until is not None:
             where.append(h.c.time < to_utc("until", until))
         new_status = h.c.new_values["status"].astext
-        stmt = (sa.select(h.c.time, h.c.operation, h.c.changed_fields,
-                          h.c.old_values["status"].astext.label("old_status"),
-                          new_status.label("new_status"), h.c.old_values, h.c.new_values)
-                .where(*where)
-                .order_by(h.c.time, sa.case((h.c.operation == "INSERT", 0),
-                                            (h.c.operation == "UPDATE", 1), else_=2),
-                          _lifecycle_order(new_status)))
+        stmt = (
+            sa.select(
+                h.c.time,
+                h.c.operation,
+                h.c.changed_fields,
+                h.c.old_values["status"].astext.label("old_status"),
+                new_status.label("new_status"),
+                h.c.old_values,
+                h.c.new_values,
+            )
+            .where(*where)
+            .order_by(
+                h.c.time,
+                sa.case((h.c.operation == "INSERT", 0), (h.c.operation == "UPDATE", 1), else_=2),
+                _lifecycle_order(new_status),
+            )
+        )
         frame = self._read(stmt, frames.HISTORY_COLUMNS)
         if frame.empty and created is None:
             raise ExecutionNotFound(execution_id)
         return frame
 
-    def intervals(self, *, limit: int | None = None,
-                  **filters: Unpack[ExecutionFilters]) -> pd.DataFrame:
+    def intervals(
+        self, *, limit: int | None = None, **filters: Unpack[ExecutionFilters]
+    ) -> pd.DataFrame:
         """One row per (execution, status it was in): ``entered``, ``left``, ``duration``.
 
         Computed in SQL from ``execution_history`` with a window function, bounded by
@@ -105,38 +127,59 @@ class ExecutionReads(RepositoryPart):
         """
         _check_limit(limit, 0)
         selection = dict(filters)
-        sel = (sa.select(_e.c.id, _e.c.created, _e.c.updated).select_from(_FROM)
-               .where(*execution_where(selection))
-               .order_by(_e.c.created.desc(), _e.c.id.desc()))
+        sel = (
+            sa.select(_e.c.id, _e.c.created, _e.c.updated)
+            .select_from(_FROM)
+            .where(*execution_where(selection))
+            .order_by(_e.c.created.desc(), _e.c.id.desc())
+        )
         if limit is not None:
             sel = sel.limit(limit)
         sel_sub = sel.subquery("sel")
         with self.db.transaction() as conn:
-            lo, hi = conn.execute(sa.select(sa.func.min(sel_sub.c.created),
-                                            sa.func.max(sel_sub.c.updated))).one()
+            lo, hi = conn.execute(
+                sa.select(sa.func.min(sel_sub.c.created), sa.func.max(sel_sub.c.updated))
+            ).one()
         if lo is None:
             return frames.empty_frame(frames.INTERVAL_COLUMNS)
         h = t.execution_history
         status = h.c.new_values["status"].astext
-        window_order = (h.c.time, sa.case((h.c.operation == "INSERT", 0), else_=1),
-                        _lifecycle_order(status))
+        window_order = (
+            h.c.time,
+            sa.case((h.c.operation == "INSERT", 0), else_=1),
+            _lifecycle_order(status),
+        )
         ids = sa.select(sel_sub.c.id)
-        steps = (sa.select(
-            h.c.entity_id.label("execution_id"), h.c.entity_ref.label("action_ref"),
-            status.label("status"),
-            sa.func.row_number().over(partition_by=h.c.entity_id, order_by=window_order)
-            .label("seq"),
-            h.c.time.label("entered"),
-            sa.func.lead(h.c.time).over(partition_by=h.c.entity_id, order_by=window_order)
-            .label("left"))
-            .where(h.c.entity_id.in_(ids), h.c.time >= lo,
-                   h.c.time <= hi,
-                   sa.or_(h.c.operation == "INSERT",
-                          sa.literal("status") == sa.any_(h.c.changed_fields)))
-            .subquery("steps"))
-        stmt = (sa.select(steps.c.execution_id, steps.c.action_ref, steps.c.status, steps.c.seq,
-                          steps.c.entered, steps.c.left, steps.c.left.is_(None).label("current"))
-                .order_by(steps.c.execution_id.desc(), steps.c.seq))
+        steps = (
+            sa.select(
+                h.c.entity_id.label("execution_id"),
+                h.c.entity_ref.label("action_ref"),
+                status.label("status"),
+                sa.func.row_number()
+                .over(partition_by=h.c.entity_id, order_by=window_order)
+                .label("seq"),
+                h.c.time.label("entered"),
+                sa.func.lead(h.c.time)
+                .over(partition_by=h.c.entity_id, order_by=window_order)
+                .label("left"),
+            )
+            .where(
+                h.c.entity_id.in_(ids),
+                h.c.time >= lo,
+                h.c.time <= hi,
+                sa.or_(
+                    h.c.operation == "INSERT", sa.literal("status") == sa.any_(h.c.changed_fields)
+                ),
+            )
+            .subquery("steps")
+        )
+        stmt = sa.select(
+            steps.c.execution_id,
+            steps.c.action_ref,
+            steps.c.status,
+            steps.c.seq,
+            steps.c.entered,
+            steps.c.left,
+            steps.c.left.is_(None).label("current"),
+        ).order_by(steps.c.execution_id.desc(), steps.c.seq)
         return self._read(stmt, frames.INTERVAL_COLUMNS)
-
-

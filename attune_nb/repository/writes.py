@@ -43,15 +43,30 @@ from attune_nb.repository._common import (
 class ExecutionWrites(RepositoryPart):
     """Writes: ``create``, ``update``, ``delete``, ``transition``, ``bulk_transition``."""
 
-    def create(self, action_ref: str, /, *, action: int | None = None, config: Any = None,
-               parent: int | None = None, enforcement: int | None = None,
-               executor: int | None = None, status: str | ExecutionStatus = "requested",
-               env_vars: Any = None, worker: int | None = None, result: Any = None,
-               started_at: datetime | str | None = None, timeout_seconds: int | None = None,
-               workflow_task: Any = None, retry_count: int = 0, max_retries: int | None = None,
-               retry_reason: str | None = None, original_execution: int | None = None,
-               trace_tag: str | None = None,
-               permission_set_refs: Sequence[str] = ()) -> Execution:
+    def create(
+        self,
+        action_ref: str,
+        /,
+        *,
+        action: int | None = None,
+        config: Any = None,
+        parent: int | None = None,
+        enforcement: int | None = None,
+        executor: int | None = None,
+        status: str | ExecutionStatus = "requested",
+        env_vars: Any = None,
+        worker: int | None = None,
+        result: Any = None,
+        started_at: datetime | str | None = None,
+        timeout_seconds: int | None = None,
+        workflow_task: Any = None,
+        retry_count: int = 0,
+        max_retries: int | None = None,
+        retry_reason: str | None = None,
+        original_execution: int | None = None,
+        trace_tag: str | None = None,
+        permission_set_refs: Sequence[str] = (),
+    ) -> Execution:
         """Insert an execution and return it (``created`` equals ``updated``).
 
         A ``parent`` must exist (:class:`ExecutionNotFound` otherwise); ``status`` must
@@ -63,17 +78,30 @@ class ExecutionWrites(RepositoryPart):
         if not isinstance(action_ref, str) or not action_ref.strip():
             raise ConfigurationError("action_ref", action_ref, "a ref like 'core.echo'")
         values: dict[str, Any] = {
-            "action_ref": action_ref, "status": parse_status(status).value, "config": config,
-            "env_vars": env_vars, "result": result, "workflow_task": workflow_task,
-            "retry_reason": retry_reason, "trace_tag": trace_tag,
+            "action_ref": action_ref,
+            "status": parse_status(status).value,
+            "config": config,
+            "env_vars": env_vars,
+            "result": result,
+            "workflow_task": workflow_task,
+            "retry_reason": retry_reason,
+            "trace_tag": trace_tag,
             "permission_set_refs": list(permission_set_refs),
         }
-        for name, value in (("action", action), ("parent", parent),
-                            ("enforcement", enforcement), ("executor", executor),
-                            ("worker", worker), ("original_execution", original_execution)):
+        for name, value in (
+            ("action", action),
+            ("parent", parent),
+            ("enforcement", enforcement),
+            ("executor", executor),
+            ("worker", worker),
+            ("original_execution", original_execution),
+        ):
             values[name] = None if value is None else check_id(name, value)
-        for name, value in (("timeout_seconds", timeout_seconds), ("max_retries", max_retries),
-                            ("retry_count", retry_count)):
+        for name, value in (
+            ("timeout_seconds", timeout_seconds),
+            ("max_retries", max_retries),
+            ("retry_count", retry_count),
+        ):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise ConfigurationError(name, value, "a whole number")
             values[name] = value
@@ -89,10 +117,21 @@ class ExecutionWrites(RepositoryPart):
             row = conn.execute(_e.insert().values(**values).returning(*_e.c)).mappings().one()
         return Execution.from_row(row)
 
-    def update(self, execution_id: int, /, *, status: Any = UNSET, result: Any = UNSET,
-               executor: Any = UNSET, worker: Any = UNSET, started_at: Any = UNSET,
-               env_vars: Any = UNSET, workflow_task: Any = UNSET, trace_tag: Any = UNSET,
-               config: Any = UNSET) -> Execution:
+    def update(
+        self,
+        execution_id: int,
+        /,
+        *,
+        status: Any = UNSET,
+        result: Any = UNSET,
+        executor: Any = UNSET,
+        worker: Any = UNSET,
+        started_at: Any = UNSET,
+        env_vars: Any = UNSET,
+        workflow_task: Any = UNSET,
+        trace_tag: Any = UNSET,
+        config: Any = UNSET,
+    ) -> Execution:
         """Set the given fields as they are, like Attune's own repository; return the row.
 
         No lifecycle check is made (Attune's services move an execution from requested
@@ -108,18 +147,26 @@ class ExecutionWrites(RepositoryPart):
             if value is not UNSET:
                 changes[name] = None if value is None else check_id(name, value)
         if started_at is not UNSET:
-            changes["started_at"] = None if started_at is None else to_utc("started_at",
-                                                                           started_at)
-        for name, value in (("result", result), ("env_vars", env_vars),
-                            ("workflow_task", workflow_task), ("trace_tag", trace_tag),
-                            ("config", config)):
+            changes["started_at"] = None if started_at is None else to_utc("started_at", started_at)
+        for name, value in (
+            ("result", result),
+            ("env_vars", env_vars),
+            ("workflow_task", workflow_task),
+            ("trace_tag", trace_tag),
+            ("config", config),
+        ):
             if value is not UNSET:
                 changes[name] = value
         if not changes:
             return self.get(execution_id)
         with self.db.transaction() as conn:
-            row = conn.execute(_e.update().where(_e.c.id == execution_id).values(**changes)
-                               .returning(*_e.c)).mappings().first()
+            row = (
+                conn.execute(
+                    _e.update().where(_e.c.id == execution_id).values(**changes).returning(*_e.c)
+                )
+                .mappings()
+                .first()
+            )
         if row is None:
             raise ExecutionNotFound(execution_id)
         return Execution.from_row(row)
@@ -130,9 +177,15 @@ class ExecutionWrites(RepositoryPart):
         with self.db.transaction() as conn:
             return conn.execute(_e.delete().where(_e.c.id == execution_id)).rowcount > 0
 
-    def transition(self, execution_id: int, to: str | ExecutionStatus, /, *,
-                   expected: str | ExecutionStatus | None = None,
-                   result: Any = UNSET) -> Execution:
+    def transition(
+        self,
+        execution_id: int,
+        to: str | ExecutionStatus,
+        /,
+        *,
+        expected: str | ExecutionStatus | None = None,
+        result: Any = UNSET,
+    ) -> Execution:
         """Move an execution to ``to`` if the lifecycle allows it, with compare-and-set.
 
         The write is one statement, ``UPDATE … WHERE id = :id AND status = :expected``:
@@ -151,8 +204,7 @@ class ExecutionWrites(RepositoryPart):
         if expected is not None:
             check_transition(expected, target, execution_id=execution_id)
         with self.db.transaction() as conn:
-            current = conn.execute(sa.select(_e.c.status).where(_e.c.id == execution_id)
-                                   ).scalar()
+            current = conn.execute(sa.select(_e.c.status).where(_e.c.id == execution_id)).scalar()
             if current is None:
                 raise ExecutionNotFound(execution_id)
             guard = parse_status(expected) if expected is not None else ExecutionStatus(current)
@@ -163,12 +215,20 @@ class ExecutionWrites(RepositoryPart):
                 values["started_at"] = sa.func.coalesce(_e.c.started_at, sa.func.now())
             if result is not UNSET:
                 values["result"] = result
-            row = conn.execute(
-                _e.update().where(_e.c.id == execution_id, _e.c.status == guard.value)
-                .values(**values).returning(*_e.c)).mappings().first()
+            row = (
+                conn.execute(
+                    _e.update()
+                    .where(_e.c.id == execution_id, _e.c.status == guard.value)
+                    .values(**values)
+                    .returning(*_e.c)
+                )
+                .mappings()
+                .first()
+            )
             if row is None:
-                actual = conn.execute(sa.select(_e.c.status).where(_e.c.id == execution_id)
-                                      ).scalar()
+                actual = conn.execute(
+                    sa.select(_e.c.status).where(_e.c.id == execution_id)
+                ).scalar()
                 if actual is None:
                     raise ExecutionNotFound(execution_id)
                 raise StaleUpdate(execution_id, guard.value, str(actual))
@@ -176,20 +236,36 @@ class ExecutionWrites(RepositoryPart):
         return Execution.from_row(row)
 
     def _warn_if_live(self, current: ExecutionStatus, target: ExecutionStatus) -> None:
-        stopping = target in (ExecutionStatus.CANCELING, ExecutionStatus.CANCELLED,
-                              ExecutionStatus.ABANDONED, ExecutionStatus.FAILED,
-                              ExecutionStatus.TIMEOUT)
-        if stopping and current in (ExecutionStatus.RUNNING, ExecutionStatus.CANCELING) \
-                and not self.db.managed:
+        stopping = target in (
+            ExecutionStatus.CANCELING,
+            ExecutionStatus.CANCELLED,
+            ExecutionStatus.ABANDONED,
+            ExecutionStatus.FAILED,
+            ExecutionStatus.TIMEOUT,
+        )
+        if (
+            stopping
+            and current in (ExecutionStatus.RUNNING, ExecutionStatus.CANCELING)
+            and not self.db.managed
+        ):
             warnings.warn(
                 f"status set to {target.value} in the database only: a live Attune's worker is "
                 "not told (its message broker is not involved) and may keep running. Cancel "
                 "through Attune's API to stop the work itself.",
-                DatabaseOnlyWarning, stacklevel=3)
+                DatabaseOnlyWarning,
+                stacklevel=3,
+            )
 
-    def bulk_transition(self, to: str | ExecutionStatus, /, *, ids: Iterable[int] | None = None,
-                        dry_run: bool = True, result: Any = UNSET,
-                        **filters: Unpack[ExecutionFilters]) -> pd.DataFrame:
+    def bulk_transition(
+        self,
+        to: str | ExecutionStatus,
+        /,
+        *,
+        ids: Iterable[int] | None = None,
+        dry_run: bool = True,
+        result: Any = UNSET,
+        **filters: Unpack[ExecutionFilters],
+    ) -> pd.DataFrame:
         """Move many executions to ``to``: preview by default, one transaction when applied.
 
         Select with ``ids`` and/or the filters of :meth:`frame` (at least one). The
@@ -207,36 +283,54 @@ class ExecutionWrites(RepositoryPart):
         selection = dict(filters)
         where = execution_where(selection)
         if ids is None and not where:
-            raise InvalidFilter("ids", None, "ids=[…] or at least one filter that selects: a "
-                                             "bulk change of every execution is never meant")
+            raise InvalidFilter(
+                "ids",
+                None,
+                "ids=[…] or at least one filter that selects: a "
+                "bulk change of every execution is never meant",
+            )
         if ids is not None:
             where.append(_e.c.id.in_(id_list("ids", ids)))
         layout = frames.BULK_COLUMNS
         with self.db.transaction() as conn:
             rows = conn.execute(
-                sa.select(_e.c.id, _e.c.action_ref, _e.c.status).select_from(_FROM)
-                .where(*where).order_by(_e.c.id)).all()
+                sa.select(_e.c.id, _e.c.action_ref, _e.c.status)
+                .select_from(_FROM)
+                .where(*where)
+                .order_by(_e.c.id)
+            ).all()
             preview = []
             for row in rows:
                 current = ExecutionStatus(row.status)
                 allowed = target in ALLOWED_TRANSITIONS[current]
                 reason = "allowed" if allowed else _refusal(current, target)
-                preview.append([row.id, row.action_ref, current.value, target.value, allowed,
-                                reason, False])
+                preview.append(
+                    [row.id, row.action_ref, current.value, target.value, allowed, reason, False]
+                )
             if not dry_run:
                 todo = [p for p in preview if p[4]]
                 changed: set[int] = set()
                 if todo:
                     stmt = sa.text(_BULK_UPDATE).bindparams(
                         sa.bindparam("result", type_=postgresql.JSONB(none_as_null=True)),
-                        to=target.value, running=target is ExecutionStatus.RUNNING,
+                        to=target.value,
+                        running=target is ExecutionStatus.RUNNING,
                         set_result=result is not UNSET,
                         result=None if result is UNSET else result,
-                        ids=[p[0] for p in todo], expected=[p[2] for p in todo])
+                        ids=[p[0] for p in todo],
+                        expected=[p[2] for p in todo],
+                    )
                     changed = {r[0] for r in conn.execute(stmt)}
-                now = {r.id: r.status for r in conn.execute(
-                    sa.select(_e.c.id, _e.c.status).where(
-                        _e.c.id.in_([p[0] for p in todo]))) } if todo else {}
+                now = (
+                    {
+                        r.id: r.status
+                        for r in conn.execute(
+                            sa.select(_e.c.id, _e.c.status).where(_e.c.id.in_([p[0] for p in todo]))
+                        )
+                    }
+                    if todo
+                    else {}
+                )
                 for p in preview:
                     if p[0] in changed:
                         p[6] = True
@@ -246,8 +340,12 @@ class ExecutionWrites(RepositoryPart):
         frame = frames.records_frame(preview, layout)
         if not dry_run:
             applied = int(frame["applied"].sum())
-            log.info("bulk_transition to %s: %d applied, %d skipped", target.value, applied,
-                     len(frame) - applied)
+            log.info(
+                "bulk_transition to %s: %d applied, %d skipped",
+                target.value,
+                applied,
+                len(frame) - applied,
+            )
             if applied:
                 self._warn_bulk(frame)
         return frame
@@ -255,7 +353,9 @@ class ExecutionWrites(RepositoryPart):
     def _warn_bulk(self, frame: pd.DataFrame) -> None:
         live = frame[frame["applied"].astype(bool)]
         for current in live["current"].unique():
-            self._warn_if_live(ExecutionStatus(str(current)), ExecutionStatus(str(live["to"].iloc[0])))
+            self._warn_if_live(
+                ExecutionStatus(str(current)), ExecutionStatus(str(live["to"].iloc[0]))
+            )
 
 
 def _refusal(current: ExecutionStatus, target: ExecutionStatus) -> str:
