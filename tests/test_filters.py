@@ -77,7 +77,7 @@ def ids(frame: pd.DataFrame) -> list[int]:
 
 # -- each filter alone, one value and lists --------------------------------------------
 
-ALONE = [
+ALONE: list[tuple[dict[str, Any], Any]] = [
     ({"status": "failed"}, [2]),
     ({"status": ["completed", "failed"]}, [2, 1]),
     ({"status": ExecutionStatus.RUNNING}, [3]),
@@ -261,7 +261,7 @@ def test_an_unknown_status_lists_the_ten(small: attune_nb.Database) -> None:
     assert all(status in str(info.value) for status in TEN)
 
 
-BAD = [
+BAD: list[tuple[dict[str, Any], Any, str, Any]] = [
     ({"status": "done"}, InvalidStatus, "status", "done"),
     ({"status": 3}, InvalidStatus, "status", 3),
     ({"executor": "abc"}, InvalidFilter, "executor", "abc"),
@@ -301,8 +301,9 @@ def test_bad_filters_are_refused(
     with pytest.raises(error) as info:
         getattr(small.executions, method)(**filters)
     assert isinstance(info.value, AttuneNbError)
-    assert (info.value.name, info.value.value) == (name, value)
-    assert name in str(info.value) and repr(value) in str(info.value)
+    err: Any = info.value
+    assert (err.name, err.value) == (name, value)
+    assert name in str(err) and repr(value) in str(err)
 
 
 @pytest.mark.parametrize(

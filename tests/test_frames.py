@@ -190,6 +190,7 @@ def test_timestamps_are_utc_and_exact(db: attune_nb.Database) -> None:
         "core.echo", status="running", started_at="2026-01-10T14:00:00.123456+02:00"
     )
     row = db.executions.frame().iloc[0]
+    assert created.created is not None and created.updated is not None
     assert row["created"] == pd.Timestamp(created.created)
     assert row["updated"] == pd.Timestamp(created.updated)
     assert row["started_at"] == pd.Timestamp("2026-01-10T12:00:00.123456Z")

@@ -7,7 +7,7 @@ update, delete, find, hierarchy, timestamps, JSON); every test gets a fresh data
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import pytest
@@ -176,11 +176,12 @@ def test_create_refuses_and_writes_nothing(
 ) -> None:
     with pytest.raises(error) as info:
         db.executions.create("core.echo", **kwargs)
+    err: Any = info.value
     if error is ExecutionNotFound:
-        assert info.value.execution_id == value
-        assert str(value) in str(info.value)
+        assert err.execution_id == value
+        assert str(value) in str(err)
     else:
-        assert (info.value.name, info.value.value) == (name, value)
+        assert (err.name, err.value) == (name, value)
     assert db.scalar("SELECT count(*) FROM attune.execution") == 0
     assert history_count(db) == 0
 
@@ -443,7 +444,7 @@ def scalars(pg: ThrowawayServer) -> Iterator[attune_nb.Database]:
 def test_scalar_json_is_not_confused_with_null(scalars: attune_nb.Database, index: int) -> None:
     value = SCALARS[index]
     frame = scalars.executions.frame(include="config").set_index("action_ref")
-    execution_id = int(frame.at[f"json.{index}", "id"])
+    execution_id = int(cast(int, frame.at[f"json.{index}", "id"]))
     assert scalars.executions.get(execution_id).config == value
     got = frame.at[f"json.{index}", "config"]
     assert got == value and type(got) is type(value)
