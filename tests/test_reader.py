@@ -144,3 +144,23 @@ def test_every_execution_column_is_converted(db: attune_nb.Database) -> None:
     _insert(db, 5)
     frame = db.executions.frame(include=["result", "config"])
     assert list(frame.columns) == [c.name for c in EXECUTION_COLUMNS] + ["result", "config"]
+
+
+def test_the_password_never_shows_on_the_reader_path(db_url: str) -> None:
+    import adbc_driver_manager
+
+    # The embedded server trusts its socket, so any password connects: a real one here.
+    url = db_url.replace("postgres@", "postgres:sekrit-pw@")
+    assert "sekrit-pw" in url
+    database = attune_nb.connect(url)
+    try:
+        assert "sekrit-pw" not in repr(database.reader) and "sekrit-pw" not in repr(database)
+        seen: list[str] = []
+        with database.tracer(lambda sql, _params: seen.append(sql)):
+            database.executions.frame(limit=1)
+        assert seen and not any("sekrit-pw" in sql for sql in seen)
+        with pytest.raises(adbc_driver_manager.Error) as info:
+            database.read("SELECT id FROM attune.no_such_table", [Column("id", "id")])
+        assert "sekrit-pw" not in str(info.value)
+    finally:
+        database.close()
