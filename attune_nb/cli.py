@@ -45,9 +45,11 @@ def cmd_db(args: argparse.Namespace) -> int:
     external = _external_url()
     if external and args.action in ("start", "stop"):
         raise ConfigurationError(
-            "ATTUNE_DB_URL", mask_url(external),
+            "ATTUNE_DB_URL",
+            mask_url(external),
             "unset to manage the embedded database; `db start`/`db stop` never touch an "
-            "external server")
+            "external server",
+        )
     server = EmbeddedServer()
     if args.action == "start":
         url = server.start()
@@ -73,8 +75,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     db = _open(migrated=False)
     applied = migrate(db)
-    print(f"{db.url}: applied {', '.join(applied)}" if applied
-          else f"{db.url}: already up to date")
+    print(f"{db.url}: applied {', '.join(applied)}" if applied else f"{db.url}: already up to date")
     db.close()
     return 0
 
@@ -82,23 +83,29 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def _seed(db: Database, *, executions: int, seed: int, force: bool) -> None:
     from tqdm import tqdm
 
-    from attune_nb.seed import SEED_PHASES
-    from attune_nb.seed import seed as seed_data
+    from attune_nb.demo import SEED_PHASES
+    from attune_nb.demo import seed as seed_data
 
     bar: tqdm | None = None  # created on the first phase, after the input is validated
 
     def progress(message: str) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=SEED_PHASES, unit="phase", file=sys.stderr, desc=message,
-                       bar_format="{desc:<44} {n}/{total} {bar} {elapsed}")
+            bar = tqdm(
+                total=SEED_PHASES,
+                unit="phase",
+                file=sys.stderr,
+                desc=message,
+                bar_format="{desc:<44} {n}/{total} {bar} {elapsed}",
+            )
         else:
             bar.set_description(message, refresh=False)
             bar.update(1)
 
     try:
-        report = seed_data(db, executions=executions, seed=seed, force=force,
-                           progress=progress)
+        report = seed_data(
+            db, executions=executions, random_seed=seed, force=force, progress=progress
+        )
         if bar is not None:
             bar.update(bar.total - bar.n)
     finally:
@@ -130,14 +137,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     db.close()
     notebooks = Path(args.notebooks) if args.notebooks else _notebooks_dir()
     if args.no_lab:
-        print(f"ready: ATTUNE_DB_URL={os.environ['ATTUNE_DB_URL']}\n"
-              f"open the notebooks in {notebooks} with `jupyter lab`, or run them with "
-              "`attune-nb run-notebooks`")
+        print(
+            f"ready: ATTUNE_DB_URL={os.environ['ATTUNE_DB_URL']}\n"
+            f"open the notebooks in {notebooks} with `jupyter lab`, or run them with "
+            "`attune-nb run-notebooks`"
+        )
         return 0
     jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or "jupyter"
     hidden = "['conftest.py', '__pycache__', '*.pyc', '.ipynb_checkpoints', '_*']"
-    command = [jupyter, "lab", f"--notebook-dir={notebooks}",
-               f"--ContentsManager.hide_globs={hidden}"]
+    command = [
+        jupyter,
+        "lab",
+        f"--notebook-dir={notebooks}",
+        f"--ContentsManager.hide_globs={hidden}",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     print("starting JupyterLab (Ctrl-C to stop)")
@@ -159,8 +172,9 @@ def cmd_run_notebooks(args: argparse.Namespace) -> int:
     from attune_nb.runner import run_notebooks
 
     url, _embedded = resolve_url(None)
-    output = None if args.in_place else (Path(args.output) if args.output
-                                         else default_home() / "runs")
+    output = (
+        None if args.in_place else (Path(args.output) if args.output else default_home() / "runs")
+    )
     folder = Path(args.notebooks) if args.notebooks else None
     runs = run_notebooks(folder, output=output, url=url, timeout=args.timeout)
     failed = 0
@@ -189,54 +203,95 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="attune-nb",
         description="Analysis and operations toolkit over an Attune database. Every command "
-                    "uses $ATTUNE_DB_URL when set, else the embedded database in "
-                    "$ATTUNE_NB_HOME (default ./.attune_nb).",
+        "uses $ATTUNE_DB_URL when set, else the embedded database in "
+        "$ATTUNE_NB_HOME (default ./.attune_nb).",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    db = sub.add_parser("db", help="start, stop or inspect the embedded database",
-                        description="Manage the embedded PostgreSQL (data in $ATTUNE_NB_HOME).")
-    db.add_argument("action", choices=("start", "stop", "status", "url"),
-                    help="start it, stop it, show whether it runs, or print its URL")
+    db = sub.add_parser(
+        "db",
+        help="start, stop or inspect the embedded database",
+        description="Manage the embedded PostgreSQL (data in $ATTUNE_NB_HOME).",
+    )
+    db.add_argument(
+        "action",
+        choices=("start", "stop", "status", "url"),
+        help="start it, stop it, show whether it runs, or print its URL",
+    )
     db.set_defaults(func=cmd_db)
 
-    migrate = sub.add_parser("migrate", help="create or update the attune schema",
-                             description="Apply pending migrations. Refuses a real Attune "
-                                         "schema that attune_nb did not create.")
+    migrate = sub.add_parser(
+        "migrate",
+        help="create or update the attune schema",
+        description="Apply pending migrations. Refuses a real Attune "
+        "schema that attune_nb did not create.",
+    )
     migrate.set_defaults(func=cmd_migrate)
 
-    seed = sub.add_parser("seed", help="write a deterministic demo execution history",
-                          description="Write realistic demo data (fixed clock, seeded).")
-    seed.add_argument("--executions", type=_positive, default=DEMO_EXECUTIONS, metavar="N",
-                      help=f"how many executions (default {DEMO_EXECUTIONS:,})")
-    seed.add_argument("--seed", type=int, default=DEMO_SEED, metavar="S",
-                      help=f"random seed (default {DEMO_SEED})")
-    seed.add_argument("--force", action="store_true",
-                      help="add demo data even if executions exist")
+    seed = sub.add_parser(
+        "seed",
+        help="write a deterministic demo execution history",
+        description="Write realistic demo data (fixed clock, seeded).",
+    )
+    seed.add_argument(
+        "--executions",
+        type=_positive,
+        default=DEMO_EXECUTIONS,
+        metavar="N",
+        help=f"how many executions (default {DEMO_EXECUTIONS:,})",
+    )
+    seed.add_argument(
+        "--seed",
+        type=int,
+        default=DEMO_SEED,
+        metavar="S",
+        help=f"random seed (default {DEMO_SEED})",
+    )
+    seed.add_argument("--force", action="store_true", help="add demo data even if executions exist")
     seed.set_defaults(func=cmd_seed)
 
-    demo = sub.add_parser("demo", help="embedded database + demo data + JupyterLab",
-                          description="Start the embedded database, migrate, seed if empty, "
-                                      "then open JupyterLab on the notebooks.")
+    demo = sub.add_parser(
+        "demo",
+        help="embedded database + demo data + JupyterLab",
+        description="Start the embedded database, migrate, seed if empty, "
+        "then open JupyterLab on the notebooks.",
+    )
     demo.add_argument("--no-lab", action="store_true", help="stop before opening JupyterLab")
-    demo.add_argument("--executions", type=_positive, default=DEMO_EXECUTIONS, metavar="N",
-                      help=f"executions to seed into an empty database (default {DEMO_EXECUTIONS:,})")
+    demo.add_argument(
+        "--executions",
+        type=_positive,
+        default=DEMO_EXECUTIONS,
+        metavar="N",
+        help=f"executions to seed into an empty database (default {DEMO_EXECUTIONS:,})",
+    )
     demo.add_argument("--seed", type=int, default=DEMO_SEED, metavar="S", help="random seed")
     demo.add_argument("--notebooks", metavar="DIR", help="notebook folder (default ./notebooks)")
     demo.set_defaults(func=cmd_demo)
 
-    run = sub.add_parser("run-notebooks", help="execute every notebook headlessly",
-                         description="Execute the notebooks against the current database and "
-                                     "write executed copies and HTML.")
-    run.add_argument("--output", metavar="DIR",
-                     help="where executed copies go (default $ATTUNE_NB_HOME/runs)")
+    run = sub.add_parser(
+        "run-notebooks",
+        help="execute every notebook headlessly",
+        description="Execute the notebooks against the current database and "
+        "write executed copies and HTML.",
+    )
+    run.add_argument(
+        "--output", metavar="DIR", help="where executed copies go (default $ATTUNE_NB_HOME/runs)"
+    )
     run.add_argument("--notebooks", metavar="DIR", help="notebook folder (default ./notebooks)")
-    run.add_argument("--in-place", action="store_true",
-                     help="store the outputs in the notebooks themselves (what nbval compares; "
-                          "run on the demo data: `attune-nb demo --no-lab` on an empty home)")
-    run.add_argument("--timeout", type=_positive, default=600, metavar="SECONDS",
-                     help="per-cell timeout (default 600)")
+    run.add_argument(
+        "--in-place",
+        action="store_true",
+        help="store the outputs in the notebooks themselves (what nbval compares; "
+        "run on the demo data: `attune-nb demo --no-lab` on an empty home)",
+    )
+    run.add_argument(
+        "--timeout",
+        type=_positive,
+        default=600,
+        metavar="SECONDS",
+        help="per-cell timeout (default 600)",
+    )
     run.set_defaults(func=cmd_run_notebooks)
     return parser
 
@@ -244,8 +299,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``attune-nb``; returns the exit code."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
         return int(args.func(args))
     except AttuneNbError as exc:

@@ -15,7 +15,6 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from attune_nb.driver import translate_errors  # noqa: F401 - TEMP for the demo split
 from attune_nb.engine import ENV_URL, Engine, mask_url, open_engine, resolve_url
 from attune_nb.frames import SUMMARY_COLUMNS
 from attune_nb.inquiries import InquiryRepository

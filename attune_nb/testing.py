@@ -58,8 +58,9 @@ class ThrowawayServer:
         finally:
             conn.close()
 
-    def create_database(self, *, migrated: bool = True, template: str | None = None,
-                        name: str | None = None) -> str:
+    def create_database(
+        self, *, migrated: bool = True, template: str | None = None, name: str | None = None
+    ) -> str:
         """Create a new database and return its URL.
 
         ``migrated=True`` copies the migrated template; ``template`` copies that
@@ -76,12 +77,12 @@ class ThrowawayServer:
         source = f"seeded_{executions}_{seed}"
         if source not in self._seeded:
             from attune_nb.db import connect
-            from attune_nb.seed import seed as seed_data
+            from attune_nb.demo import seed as seed_data
 
             self.create_database(name=source)
             db = connect(self.url(source))
             try:
-                seed_data(db, executions=executions, seed=seed)
+                seed_data(db, executions=executions, random_seed=seed)
             finally:
                 db.close()
             self._seeded.add(source)

@@ -117,9 +117,8 @@ def main() -> None:
         print(json.dumps(worker(args.worker, args.url, sys.stdin.read())))
         return
 
-    from attune_nb.demo import seed
-
     import attune_nb
+    from attune_nb.demo import seed
     from attune_nb.testing import ThrowawayServer
 
     with ThrowawayServer() as server:

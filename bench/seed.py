@@ -18,7 +18,7 @@ import time
 import sqlalchemy as sa
 
 import attune_nb
-from attune_nb.seed import seed
+from attune_nb.demo import seed
 from attune_nb.testing import ThrowawayServer
 
 LIMIT_SECONDS = 120.0  # the goal: 1,000,000 executions well under two minutes
@@ -27,7 +27,7 @@ LIMIT_SECONDS = 120.0  # the goal: 1,000,000 executions well under two minutes
 def bulk(server: ThrowawayServer, executions: int) -> tuple[float, int]:
     db = attune_nb.connect(server.create_database(name="bench_bulk"))
     started = time.perf_counter()
-    report = seed(db, executions=executions, seed=42)
+    report = seed(db, executions=executions, random_seed=42)
     elapsed = time.perf_counter() - started
     db.close()
     return elapsed, report.history_rows
@@ -35,14 +35,26 @@ def bulk(server: ThrowawayServer, executions: int) -> tuple[float, int]:
 
 def naive(server: ThrowawayServer, sample: int) -> tuple[float, int]:
     """Replay a seeded sample's history row by row into an empty database."""
-    source = attune_nb.connect(server.create_seeded_database(executions=sample, seed=42,
-                                                             name="bench_source"))
+    source = attune_nb.connect(
+        server.create_seeded_database(executions=sample, seed=42, name="bench_source")
+    )
     with source.transaction() as conn:
-        executions = {r.id: r for r in conn.execute(sa.text(
-            "SELECT id, action_ref, parent, enforcement, executor FROM attune.execution"))}
-        steps = list(conn.execute(sa.text(
-            "SELECT entity_id, operation, new_values->>'status' AS status "
-            "FROM attune.execution_history ORDER BY time, entity_id")))
+        executions = {
+            r.id: r
+            for r in conn.execute(
+                sa.text(
+                    "SELECT id, action_ref, parent, enforcement, executor FROM attune.execution"
+                )
+            )
+        }
+        steps = list(
+            conn.execute(
+                sa.text(
+                    "SELECT entity_id, operation, new_values->>'status' AS status "
+                    "FROM attune.execution_history ORDER BY time, entity_id"
+                )
+            )
+        )
     source.close()
     target = attune_nb.connect(server.create_database(name="bench_naive"))
     started = time.perf_counter()
@@ -50,14 +62,21 @@ def naive(server: ThrowawayServer, sample: int) -> tuple[float, int]:
         for step in steps:
             if step.operation == "INSERT":
                 e = executions[step.entity_id]
-                conn.execute(sa.text(
-                    "INSERT INTO attune.execution (id, action_ref, parent, executor) "
-                    "VALUES (:id, :ref, :parent, NULL)"),
-                    {"id": e.id, "ref": e.action_ref, "parent": e.parent})
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO attune.execution (id, action_ref, parent, executor) "
+                        "VALUES (:id, :ref, :parent, NULL)"
+                    ),
+                    {"id": e.id, "ref": e.action_ref, "parent": e.parent},
+                )
             else:
-                conn.execute(sa.text(
-                    "UPDATE attune.execution SET status = CAST(:s AS attune.execution_status_enum) "
-                    "WHERE id = :id"), {"s": step.status, "id": step.entity_id})
+                conn.execute(
+                    sa.text(
+                        "UPDATE attune.execution "
+                        "SET status = CAST(:s AS attune.execution_status_enum) WHERE id = :id"
+                    ),
+                    {"s": step.status, "id": step.entity_id},
+                )
     elapsed = time.perf_counter() - started
     target.close()
     return elapsed, len(steps)
@@ -74,15 +93,21 @@ def main() -> None:
     naive_rate = args.naive_sample / naive_s
     bulk_rate = args.executions / bulk_s
     naive_full = args.executions / naive_rate
-    print(f"bulk seed   : {args.executions:>9,} executions in {bulk_s:7.1f} s "
-          f"({bulk_rate:,.0f} executions/s)")
-    print(f"naive replay: {args.naive_sample:>9,} executions in {naive_s:7.1f} s "
-          f"({naive_rate:,.0f} executions/s, {naive_rows:,} statements); "
-          f"{args.executions:,} would take ~{naive_full:,.0f} s")
+    print(
+        f"bulk seed   : {args.executions:>9,} executions in {bulk_s:7.1f} s "
+        f"({bulk_rate:,.0f} executions/s)"
+    )
+    print(
+        f"naive replay: {args.naive_sample:>9,} executions in {naive_s:7.1f} s "
+        f"({naive_rate:,.0f} executions/s, {naive_rows:,} statements); "
+        f"{args.executions:,} would take ~{naive_full:,.0f} s"
+    )
     print(f"speed-up against naive: {bulk_rate / naive_rate:,.1f}x")
     scaled = bulk_s * 1_000_000 / args.executions
-    print(f"against the limit     : {scaled:.1f} s per 1,000,000 executions = "
-          f"{scaled / LIMIT_SECONDS:.2f} of the {LIMIT_SECONDS:.0f} s limit")
+    print(
+        f"against the limit     : {scaled:.1f} s per 1,000,000 executions = "
+        f"{scaled / LIMIT_SECONDS:.2f} of the {LIMIT_SECONDS:.0f} s limit"
+    )
 
 
 if __name__ == "__main__":

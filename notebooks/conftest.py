@@ -18,5 +18,6 @@ from attune_nb.testing import shared_server
 def pytest_sessionstart(session: pytest.Session) -> None:
     # The stored outputs were produced on the demo data set: same size, same seed.
     url = shared_server().create_seeded_database(
-        executions=DEMO_EXECUTIONS, seed=DEMO_SEED, name="notebooks")
+        executions=DEMO_EXECUTIONS, seed=DEMO_SEED, name="notebooks"
+    )
     os.environ["ATTUNE_DB_URL"] = url

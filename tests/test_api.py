@@ -130,7 +130,6 @@ RANKS: dict[str, int] = {
     "trace": 5,
     "demo.load": 5,
     "demo": 5,
-    "seed": 5,
     # 6: the facade
     "db": 6,
     # 7: widgets

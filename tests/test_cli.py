@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -13,8 +14,14 @@ import pytest
 from attune_nb.cli import main
 from attune_nb.testing import ThrowawayServer
 
-COMMANDS = [["--help"], ["db", "--help"], ["migrate", "--help"], ["seed", "--help"],
-            ["demo", "--help"], ["run-notebooks", "--help"]]
+COMMANDS = [
+    ["--help"],
+    ["db", "--help"],
+    ["migrate", "--help"],
+    ["seed", "--help"],
+    ["demo", "--help"],
+    ["run-notebooks", "--help"],
+]
 
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=[" ".join(a) for a in COMMANDS])
@@ -33,14 +40,17 @@ def test_console_script_is_installed() -> None:
 
 
 @pytest.fixture
-def use(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def use(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], str]:
     def point_at(url: str) -> str:
         monkeypatch.setenv("ATTUNE_DB_URL", url)
         return url
+
     return point_at
 
 
-def test_migrate_then_up_to_date(empty_url: str, use, capsys: pytest.CaptureFixture[str]) -> None:
+def test_migrate_then_up_to_date(
+    empty_url: str, use: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
     use(empty_url)
     assert main(["migrate"]) == 0
     assert "applied 0001_attune_schema.sql" in capsys.readouterr().out
@@ -48,8 +58,9 @@ def test_migrate_then_up_to_date(empty_url: str, use, capsys: pytest.CaptureFixt
     assert "already up to date" in capsys.readouterr().out
 
 
-def test_seed_refuses_twice_without_force(db_url: str, use,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_seed_refuses_twice_without_force(
+    db_url: str, use: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
     use(db_url)
     assert main(["seed", "--executions", "300", "--seed", "3"]) == 0
     assert "seeded 300 executions" in capsys.readouterr().out
@@ -67,15 +78,17 @@ def test_seed_rejects_bad_sizes(value: str, capsys: pytest.CaptureFixture[str]) 
     assert "--executions" in capsys.readouterr().err
 
 
-def test_seed_too_small_is_a_clear_error(db_url: str, use,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_seed_too_small_is_a_clear_error(
+    db_url: str, use: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
     use(db_url)
     assert main(["seed", "--executions", "5"]) == 1
     assert "at least 100" in capsys.readouterr().err
 
 
 def test_bad_url_fails_cleanly_and_masks_the_password(
-        use, capsys: pytest.CaptureFixture[str]) -> None:
+    use: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
     use("postgresql://attune:hunter2@127.0.0.1:1/attune")
     assert main(["migrate"]) == 1
     err = capsys.readouterr().err
@@ -84,22 +97,28 @@ def test_bad_url_fails_cleanly_and_masks_the_password(
     assert "Traceback" not in err
 
 
-def test_db_url_masks_an_external_url(use, capsys: pytest.CaptureFixture[str]) -> None:
+def test_db_url_masks_an_external_url(
+    use: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
     use("postgresql://attune:hunter2@db.example:5432/attune")
     assert main(["db", "url"]) == 0
     out = capsys.readouterr().out
     assert "hunter2" not in out and "db.example" in out
 
 
-def test_db_start_refuses_with_an_external_url(use, capsys: pytest.CaptureFixture[str]) -> None:
+def test_db_start_refuses_with_an_external_url(
+    use: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
     use("postgresql://attune@db.example:5432/attune")
     assert main(["db", "start"]) == 1
     assert "ATTUNE_DB_URL" in capsys.readouterr().err
 
 
-def test_db_start_status_stop(tmp_path_factory: pytest.TempPathFactory,
-                              monkeypatch: pytest.MonkeyPatch,
-                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_db_start_status_stop(
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     home = Path(tmp_path_factory.mktemp("home", numbered=True))
     monkeypatch.delenv("ATTUNE_DB_URL", raising=False)
     monkeypatch.setenv("ATTUNE_NB_HOME", str(home))
@@ -120,8 +139,9 @@ def test_db_start_status_stop(tmp_path_factory: pytest.TempPathFactory,
         main(["db", "stop"])
 
 
-def test_demo_without_lab_migrates_and_seeds_once(empty_url: str, use,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_without_lab_migrates_and_seeds_once(
+    empty_url: str, use: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
     use(empty_url)
     assert main(["demo", "--no-lab", "--executions", "400"]) == 0
     out = capsys.readouterr().out
@@ -132,20 +152,29 @@ def test_demo_without_lab_migrates_and_seeds_once(empty_url: str, use,
 
 def _notebook(path: Path, code: str) -> None:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.cells = [nbformat.v4.new_markdown_cell("# test"), nbformat.v4.new_code_cell(code)]
     nbformat.write(nb, path)
 
 
 def test_run_notebooks_writes_copies_and_html_and_reports_failures(
-        pg: ThrowawayServer, db_url: str, use, tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    pg: ThrowawayServer,
+    db_url: str,
+    use: Callable[[str], str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     use(db_url)
     folder = tmp_path / "nbs"
     folder.mkdir()
-    _notebook(folder / "a_ok.ipynb", "import attune_nb\n"
-                                     "print(attune_nb.connect().scalar('SELECT 40 + 2'))")
+    _notebook(
+        folder / "a_ok.ipynb",
+        "import attune_nb\nprint(attune_nb.connect().scalar('SELECT 40 + 2'))",
+    )
     _notebook(folder / "b_broken.ipynb", "raise ValueError('broken on purpose')")
     out = tmp_path / "out"
     code = main(["run-notebooks", "--notebooks", str(folder), "--output", str(out)])
@@ -160,9 +189,11 @@ def test_run_notebooks_writes_copies_and_html_and_reports_failures(
     json.loads((out / "b_broken.ipynb").read_text())
 
 
-def test_run_notebooks_needs_notebooks(tmp_path: Path, db_url: str, use,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_notebooks_needs_notebooks(
+    tmp_path: Path, db_url: str, use: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
     use(db_url)
-    assert main(["run-notebooks", "--notebooks", str(tmp_path), "--output",
-                 str(tmp_path / "o")]) == 1
+    assert (
+        main(["run-notebooks", "--notebooks", str(tmp_path), "--output", str(tmp_path / "o")]) == 1
+    )
     assert "a folder holding .ipynb files" in capsys.readouterr().err

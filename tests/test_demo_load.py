@@ -1,4 +1,4 @@
-"""The demo data: deterministic, realistic, and telling one story in rows and history."""
+"""The demo loader: deterministic, realistic data telling one story in rows and history."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 
 import attune_nb
+from attune_nb.demo import ANCHOR, seed
 from attune_nb.errors import ConfigurationError, SeedError
 from attune_nb.lifecycle import ALLOWED_TRANSITIONS, ExecutionStatus
-from attune_nb.seed import ANCHOR, seed
 from attune_nb.testing import ThrowawayServer
 
 SIZE, SEED = 3000, 7
@@ -18,8 +18,9 @@ SIZE, SEED = 3000, 7
 
 @pytest.fixture(scope="module")
 def seeded(pg: ThrowawayServer) -> Iterator[attune_nb.Database]:
-    db = attune_nb.connect(pg.create_seeded_database(executions=SIZE, seed=SEED,
-                                                     name="seed_tests"), readonly=True)
+    db = attune_nb.connect(
+        pg.create_seeded_database(executions=SIZE, seed=SEED, name="seed_tests"), readonly=True
+    )
     yield db
     db.close()
     pg.drop_database("seed_tests")
@@ -47,13 +48,20 @@ def test_history_ends_at_anchor(seeded: attune_nb.Database) -> None:
 
 def test_history_tells_the_same_story_as_the_rows(seeded: attune_nb.Database) -> None:
     executions = {
-        r.id: r for r in rows(seeded, "SELECT id, status::text AS status, created, updated, "
-                                      "started_at FROM attune.execution")
+        r.id: r
+        for r in rows(
+            seeded,
+            "SELECT id, status::text AS status, created, updated, started_at FROM attune.execution",
+        )
     }
-    history = rows(seeded, """
+    history = rows(
+        seeded,
+        """
         SELECT entity_id, time, operation, changed_fields, old_values, new_values
         FROM attune.execution_history WHERE time >= :lo
-        ORDER BY entity_id, time, operation <> 'INSERT'""", lo=ANCHOR.replace(year=2025))
+        ORDER BY entity_id, time, operation <> 'INSERT'""",
+        lo=ANCHOR.replace(year=2025),
+    )
     by_id: dict[int, list[sa.Row]] = {}
     for h in history:
         by_id.setdefault(h.entity_id, []).append(h)
@@ -68,8 +76,11 @@ def test_history_tells_the_same_story_as_the_rows(seeded: attune_nb.Database) ->
         for u in updates:
             assert u.old_values["status"] == status, exec_id
             new = u.new_values["status"]
-            assert ExecutionStatus(new) in ALLOWED_TRANSITIONS[ExecutionStatus(status)], \
-                (exec_id, status, new)
+            assert ExecutionStatus(new) in ALLOWED_TRANSITIONS[ExecutionStatus(status)], (
+                exec_id,
+                status,
+                new,
+            )
             assert u.time >= last_time
             if new == "running":
                 assert u.new_values["started_at"] is not None
@@ -82,14 +93,29 @@ def test_history_tells_the_same_story_as_the_rows(seeded: attune_nb.Database) ->
 
 
 def test_history_value_shapes_match_the_trigger(seeded: attune_nb.Database) -> None:
-    insert_keys = rows(seeded, "SELECT DISTINCT (SELECT array_agg(k ORDER BY k) FROM "
-                               "jsonb_object_keys(new_values) AS k) FROM attune.execution_history "
-                               "WHERE operation = 'INSERT'")
-    assert [r[0] for r in insert_keys] == [sorted(
-        ["status", "action_ref", "executor", "worker", "parent", "enforcement", "started_at",
-         "trace_tag"])]
+    insert_keys = rows(
+        seeded,
+        "SELECT DISTINCT (SELECT array_agg(k ORDER BY k) FROM "
+        "jsonb_object_keys(new_values) AS k) FROM attune.execution_history "
+        "WHERE operation = 'INSERT'",
+    )
+    assert [r[0] for r in insert_keys] == [
+        sorted(
+            [
+                "status",
+                "action_ref",
+                "executor",
+                "worker",
+                "parent",
+                "enforcement",
+                "started_at",
+                "trace_tag",
+            ]
+        )
+    ]
     digests = seeded.scalar(
-        "SELECT count(*) FROM attune.execution_history WHERE new_values->'result' ? 'digest'")
+        "SELECT count(*) FROM attune.execution_history WHERE new_values->'result' ? 'digest'"
+    )
     assert digests > 0
 
 
@@ -101,9 +127,14 @@ def test_workflows_nest_at_least_three_levels(seeded: attune_nb.Database) -> Non
             SELECT e.id, t.depth + 1 FROM attune.execution e JOIN tree t ON e.parent = t.id)
         SELECT max(depth) FROM tree""")
     assert depth >= 3
-    assert seeded.scalar("SELECT count(*) FROM attune.execution e WHERE e.parent IS NOT NULL "
-                         "AND NOT EXISTS (SELECT 1 FROM attune.execution p "
-                         "WHERE p.id = e.parent)") == 0
+    assert (
+        seeded.scalar(
+            "SELECT count(*) FROM attune.execution e WHERE e.parent IS NOT NULL "
+            "AND NOT EXISTS (SELECT 1 FROM attune.execution p "
+            "WHERE p.id = e.parent)"
+        )
+        == 0
+    )
 
 
 def test_children_run_inside_their_parent(seeded: attune_nb.Database) -> None:
@@ -115,68 +146,96 @@ def test_children_run_inside_their_parent(seeded: attune_nb.Database) -> None:
 
 
 def test_retry_chains(seeded: attune_nb.Database) -> None:
-    chains = rows(seeded, """
+    chains = rows(
+        seeded,
+        """
         SELECT r.retry_count, o.retry_count AS original_count, o.status::text AS original_status,
                r.retry_reason, r.created > o.updated AS later
-        FROM attune.execution r JOIN attune.execution o ON o.id = r.original_execution""")
+        FROM attune.execution r JOIN attune.execution o ON o.id = r.original_execution""",
+    )
     assert chains
     assert all(c.retry_count == c.original_count + 1 for c in chains)
     assert all(c.original_status == "failed" and c.retry_reason and c.later for c in chains)
 
 
 def test_events_lead_to_enforcements_lead_to_executions(seeded: attune_nb.Database) -> None:
-    linked = rows(seeded, """
+    linked = rows(
+        seeded,
+        """
         SELECT e.id, enf.rule_ref, ev.trigger_ref, r.action_ref, e.action_ref AS executed
         FROM attune.execution e
         JOIN attune.enforcement enf ON enf.id = e.enforcement
         JOIN attune.event ev ON ev.id = enf.event
         JOIN attune.rule r ON r.id = enf.rule
-        WHERE e.original_execution IS NULL""")
+        WHERE e.original_execution IS NULL""",
+    )
     assert len(linked) > SIZE / 4
     assert all(r.action_ref == r.executed for r in linked)
-    manual = seeded.scalar("SELECT count(*) FROM attune.execution WHERE parent IS NULL "
-                           "AND enforcement IS NULL AND executor IS NOT NULL")
+    manual = seeded.scalar(
+        "SELECT count(*) FROM attune.execution WHERE parent IS NULL "
+        "AND enforcement IS NULL AND executor IS NOT NULL"
+    )
     assert manual > 0
 
 
 def test_inquiries_pending_responded_timed_out(seeded: attune_nb.Database) -> None:
     found = {r[0] for r in rows(seeded, "SELECT DISTINCT status::text FROM attune.inquiry")}
     assert {"pending", "responded", "timeout"} <= found
-    answered = rows(seeded, "SELECT response, responded_by, assigned_to FROM attune.inquiry "
-                            "WHERE status = 'responded'")
+    answered = rows(
+        seeded,
+        "SELECT response, responded_by, assigned_to FROM attune.inquiry WHERE status = 'responded'",
+    )
     assert all(a.response["choice"] in ("restart", "escalate", "ignore") for a in answered)
     assert all(a.responded_by == a.assigned_to for a in answered)
 
 
 def test_workers_packs_and_identities(seeded: attune_nb.Database) -> None:
     assert seeded.scalar("SELECT count(DISTINCT worker) FROM attune.execution") >= 3
-    assert seeded.scalar("SELECT count(DISTINCT split_part(action_ref, '.', 1)) "
-                         "FROM attune.execution") >= 4
+    assert (
+        seeded.scalar("SELECT count(DISTINCT split_part(action_ref, '.', 1)) FROM attune.execution")
+        >= 4
+    )
     assert seeded.scalar("SELECT count(*) FROM attune.rule") >= 5
     # Workflow parents run on no worker.
-    assert seeded.scalar("SELECT count(*) FROM attune.execution e JOIN attune.action a "
-                         "ON a.id = e.action WHERE a.workflow_def IS NOT NULL "
-                         "AND e.worker IS NOT NULL") == 0
+    assert (
+        seeded.scalar(
+            "SELECT count(*) FROM attune.execution e JOIN attune.action a "
+            "ON a.id = e.action WHERE a.workflow_def IS NOT NULL "
+            "AND e.worker IS NOT NULL"
+        )
+        == 0
+    )
 
 
 def test_durations_differ_by_action_with_a_long_tail(seeded: attune_nb.Database) -> None:
-    stats = {r.action_ref: r for r in rows(seeded, """
+    stats = {
+        r.action_ref: r
+        for r in rows(
+            seeded,
+            """
         SELECT action_ref,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM updated - started_at)) AS p50,
+               percentile_cont(0.5) WITHIN GROUP (
+                   ORDER BY extract(epoch FROM updated - started_at)) AS p50,
                max(extract(epoch FROM updated - started_at)) AS worst
         FROM attune.execution WHERE status = 'completed' AND started_at IS NOT NULL
-        GROUP BY action_ref""")}
+        GROUP BY action_ref""",
+        )
+    }
     assert stats["deploy.build"].p50 > 50 * stats["core.echo"].p50
     assert any(s.worst > 5 * s.p50 for s in stats.values())
 
 
 def test_timeouts_and_system_results_carry_provenance(seeded: attune_nb.Database) -> None:
-    assert seeded.scalar("SELECT bool_and((result->>'timed_out')::boolean) FROM attune.execution "
-                         "WHERE status = 'timeout'")
-    assert seeded.scalar("SELECT bool_and(result ? 'cancelled_by') FROM attune.execution "
-                         "WHERE status = 'cancelled'")
-    assert seeded.scalar("SELECT bool_and(result ? 'abandoned_by') FROM attune.execution "
-                         "WHERE status = 'abandoned'")
+    assert seeded.scalar(
+        "SELECT bool_and((result->>'timed_out')::boolean) FROM attune.execution "
+        "WHERE status = 'timeout'"
+    )
+    assert seeded.scalar(
+        "SELECT bool_and(result ? 'cancelled_by') FROM attune.execution WHERE status = 'cancelled'"
+    )
+    assert seeded.scalar(
+        "SELECT bool_and(result ? 'abandoned_by') FROM attune.execution WHERE status = 'abandoned'"
+    )
 
 
 FINGERPRINT = """
@@ -202,7 +261,7 @@ def test_same_seed_gives_same_rows_ids_included(pg: ThrowawayServer) -> None:
     for seed_value in (11, 11, 12):
         url = pg.create_database()
         db = attune_nb.connect(url)
-        seed(db, executions=500, seed=seed_value)
+        seed(db, executions=500, random_seed=seed_value)
         db.close()
         prints.append(_fingerprint(url))
     assert prints[0] == prints[1]
@@ -210,11 +269,11 @@ def test_same_seed_gives_same_rows_ids_included(pg: ThrowawayServer) -> None:
 
 
 def test_refuses_a_database_with_executions_unless_forced(db: attune_nb.Database) -> None:
-    seed(db, executions=200, seed=1)
+    seed(db, executions=200, random_seed=1)
     with pytest.raises(SeedError, match="already holds 200 executions"):
-        seed(db, executions=200, seed=1)
+        seed(db, executions=200, random_seed=1)
     assert db.scalar("SELECT count(*) FROM attune.execution") == 200
-    report = seed(db, executions=200, seed=2, force=True)
+    report = seed(db, executions=200, random_seed=2, force=True)
     assert report.executions == 200
     assert db.scalar("SELECT count(*) FROM attune.execution") == 400
     assert db.scalar("SELECT min(id) FROM attune.execution WHERE id > 200") == 201
@@ -236,8 +295,9 @@ def test_refuses_a_database_attune_nb_did_not_create(empty_url: str) -> None:
     scratch.close()
 
 
-@pytest.mark.parametrize("value", [10, 0, "1000", 2.5, True], ids=["small", "zero", "str",
-                                                                 "float", "bool"])
+@pytest.mark.parametrize(
+    "value", [10, 0, "1000", 2.5, True], ids=["small", "zero", "str", "float", "bool"]
+)
 def test_bad_sizes_are_refused(db: attune_nb.Database, value: object) -> None:
     with pytest.raises(ConfigurationError) as info:
         seed(db, executions=value)  # type: ignore[arg-type]
@@ -256,5 +316,10 @@ def test_a_failed_seed_writes_nothing(db: attune_nb.Database) -> None:
     for table in ("execution", "execution_history", "event", "enforcement", "inquiry"):
         assert db.scalar(f"SELECT count(*) FROM attune.{table}") == 0, table
     # The indexes dropped for the bulk load are back.
-    assert db.scalar("SELECT count(*) FROM pg_indexes WHERE schemaname = 'attune' "
-                     "AND tablename = 'execution'") >= 8
+    assert (
+        db.scalar(
+            "SELECT count(*) FROM pg_indexes WHERE schemaname = 'attune' "
+            "AND tablename = 'execution'"
+        )
+        >= 8
+    )
