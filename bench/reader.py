@@ -8,8 +8,9 @@ process (so peak memory is its own), the same query, columns and order:
 - ``adbc_arrow_dtype``: the same with ``types_mapper=pd.ArrowDtype`` (no layout at all);
 - ``read_sql``: ``pandas.read_sql`` of the same SQL through psycopg2.
 
-Time is the median of ``--repeat`` runs; memory is the peak RSS above the RSS after
-imports and connecting, as a multiple of the final frame (``memory_usage(deep=True)``).
+Time is the median of ``--repeat`` runs; memory is the peak RSS (``VmHWM``, reset after
+imports, connecting and a warm-up read of 1,000 rows) above the RSS at that point, as a
+multiple of the final frame (``memory_usage(deep=True)``).
 The goals of issue 6 are printed beside the figures; nothing here is asserted.
 
     .venv/bin/python bench/reader.py                       # 1,000,000 executions
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -32,9 +32,19 @@ GOAL_MEMORY = 1.5  # peak memory at most 1.5 x the final frame
 READERS = ("ours", "adbc", "adbc_arrow_dtype", "read_sql")
 
 
-def _rss() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * resource.getpagesize()
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def _reset_peak() -> None:
+    # Linux: writing 5 to clear_refs resets this process's peak RSS (VmHWM) to now.
+    # ru_maxrss would not do: after fork + exec it still holds the parent's peak.
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")
 
 
 def worker(name: str, url: str, sql: str) -> dict[str, Any]:
@@ -59,7 +69,8 @@ def worker(name: str, url: str, sql: str) -> dict[str, Any]:
         with conn.cursor() as cur:
             cur.execute(sql + " LIMIT 1000")
             cur.fetch_arrow_table().to_pandas()
-    base = _rss()
+    _reset_peak()
+    base = _status_kib("VmRSS") * 1024
     started = time.perf_counter()
     if name == "ours":
         frame = db.executions.frame(limit=None)
@@ -75,7 +86,7 @@ def worker(name: str, url: str, sql: str) -> dict[str, Any]:
     else:
         raise SystemExit(f"unknown reader {name}")
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = _status_kib("VmHWM") * 1024
     return {
         "reader": name,
         "seconds": seconds,
