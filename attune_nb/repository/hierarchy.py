@@ -61,8 +61,7 @@ class HierarchyQueries(RepositoryPart):
             self._require(conn, root_id)
         layout = execution_layout(include, HIERARCHY_COLUMNS)
         depth_guard = "" if max_depth is None else f"AND t.depth < {int(max_depth)}"
-        tree = (
-            sa.text(f"""
+        tree = sa.text(f"""
             WITH RECURSIVE tree(id, depth, path, is_cycle) AS (
                 SELECT e.id, 0, ARRAY[e.id], false FROM attune.execution e WHERE e.id = :root
                 UNION ALL
@@ -71,16 +70,8 @@ class HierarchyQueries(RepositoryPart):
                 WHERE NOT t.is_cycle {depth_guard}
             )
             SELECT id, depth, path, is_cycle FROM tree
-        """)
-            .bindparams(root=root_id)
-            .columns(
-                id=sa.BigInteger,
-                depth=sa.Integer,
-                path=postgresql.ARRAY(sa.BigInteger),
-                is_cycle=sa.Boolean,
-            )
-            .cte("nodes")
-        )
+        """).bindparams(root=root_id)
+        tree = _nodes(tree)
         return self._hierarchy_frame(
             tree,
             layout,
@@ -101,8 +92,7 @@ class HierarchyQueries(RepositoryPart):
         with self.db.transaction() as conn:
             self._require(conn, execution_id)
         layout = execution_layout(include, HIERARCHY_COLUMNS)
-        up = (
-            sa.text("""
+        up = sa.text("""
             WITH RECURSIVE up(id, parent, depth, path, is_cycle) AS (
                 SELECT e.id, e.parent, 0, ARRAY[e.id], false
                 FROM attune.execution e WHERE e.id = :id
@@ -112,16 +102,8 @@ class HierarchyQueries(RepositoryPart):
                 WHERE NOT u.is_cycle
             )
             SELECT id, depth, path, is_cycle FROM up WHERE depth > 0
-        """)
-            .bindparams(id=execution_id)
-            .columns(
-                id=sa.BigInteger,
-                depth=sa.Integer,
-                path=postgresql.ARRAY(sa.BigInteger),
-                is_cycle=sa.Boolean,
-            )
-            .cte("nodes")
-        )
+        """).bindparams(id=execution_id)
+        up = _nodes(up)
         top = (
             sa.select(up.c.id)
             .where(sa.not_(up.c.is_cycle))
@@ -216,3 +198,13 @@ class HierarchyQueries(RepositoryPart):
             .order_by(_e.c.retry_count, _e.c.created, _e.c.id)
         )
         return self._read(stmt, layout)
+
+
+def _nodes(walk: Any) -> Any:
+    """A recursive walk (SQL text selecting id, depth, path, is_cycle) as the CTE ``nodes``."""
+    return walk.columns(
+        id=sa.BigInteger,
+        depth=sa.Integer,
+        path=postgresql.ARRAY(sa.BigInteger),
+        is_cycle=sa.Boolean,
+    ).cte("nodes")
