@@ -1,7 +1,9 @@
 """attune_nb: a Jupyter-first analysis and operations toolkit over an Attune database.
 
 >>> import attune_nb
->>> db = attune_nb.connect()          # doctest: +SKIP
+>>> db = attune_nb.connect()      # $ATTUNE_DB_URL, else the embedded demo database
+>>> db.executions.count(status="failed")
+1183
 """
 
 from __future__ import annotations

@@ -161,8 +161,11 @@ def translate(exc: BaseException, url: str, *, statement: str = "") -> AttuneNbE
 def translate_errors(url: str, *, statement: str = "") -> Iterator[None]:
     """Turn the driver errors of the block that the table knows into attune_nb errors.
 
-    >>> with translate_errors(db.url):                       # doctest: +SKIP
-    ...     raw_cursor.execute("UPDATE …")                   # read-only: ReadOnlyError
+    >>> with translate_errors(db.url), db.engine.begin() as conn:
+    ...     _ = conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+    ...     _ = conn.exec_driver_sql("DELETE FROM attune.execution")
+    Traceback (most recent call last):
+    attune_nb.errors.ReadOnlyError: ...
     """
     try:
         yield

@@ -76,9 +76,11 @@ class ServerStatus:
 class EmbeddedServer:
     """A PostgreSQL server whose data directory is ``home / "pgdata"``.
 
-    >>> server = EmbeddedServer(Path(".attune_nb"))   # doctest: +SKIP
-    >>> server.start()                                  # doctest: +SKIP
-    'postgresql+psycopg2://postgres@/attune?host=/…/.attune_nb/pgdata'
+    >>> server = EmbeddedServer(Path(".attune_nb"))
+    >>> server.start()
+    'postgresql+psycopg2://postgres@/attune?host=/.../.attune_nb/pgdata'
+    >>> server.stop()
+    True
     """
 
     def __init__(self, home: Path | str | None = None, *, throwaway: bool = False) -> None:

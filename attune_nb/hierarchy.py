@@ -26,12 +26,12 @@ __all__ = ["ExecutionNode", "build_tree"]
 class ExecutionNode:
     """One execution in a workflow tree, with its child tasks in creation order.
 
-    >>> root = db.executions.tree(1)                 # doctest: +SKIP
-    >>> print(root)                                  # doctest: +SKIP
-    1 ops.nightly_maintenance completed
-    ├── 2 ops.rotate_logs completed
-    └── 3 ops.db_backup completed
-        └── 4 ops.snapshot_volume completed
+    >>> root = db.executions.tree(5)
+    >>> print(root)
+    5 deploy.canary completed
+    ├── 6 deploy.k8s_apply completed
+    ├── 7 deploy.wait_ready completed
+    └── 8 monitoring.check_slo completed
     """
 
     execution: Execution

@@ -29,8 +29,8 @@ def _from_mapping(cls: type[_R], row: Mapping[Any, Any], **overrides: Any) -> _R
 class Execution:
     """One row of ``attune.execution``.
 
-    >>> db.executions.get(42)                       # doctest: +SKIP
-    <Execution 42 core.echo running parent=7>
+    >>> db.executions.get(2)
+    <Execution 2 deploy.checkout completed parent=1>
     """
 
     id: int

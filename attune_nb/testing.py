@@ -4,8 +4,11 @@ One embedded server per process in a temporary directory (deleted at exit), a
 migrated template database, and cheap copies of it: ``CREATE DATABASE … TEMPLATE``
 takes a fraction of a second, so every test can have a database of its own.
 
->>> with ThrowawayServer() as server:              # doctest: +SKIP
-...     db = attune_nb.connect(server.create_database(migrated=True))
+>>> with ThrowawayServer() as server:
+...     fresh = attune_nb.connect(server.create_database(migrated=True))
+...     fresh.executions.count()
+...     fresh.close()
+0
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ Reads return :class:`~attune_nb.records.Execution` records or DataFrames of a fi
 layout (:mod:`attune_nb.frames`); hierarchies are one recursive query each; status
 changes are compare-and-set in one statement (``WHERE id = :id AND status = :expected``).
 
->>> db.executions.frame(status=["failed", "timeout"], pack="deploy", limit=20)  # doctest: +SKIP
->>> db.executions.transition(42, "cancelled", expected="running")              # doctest: +SKIP
-<Execution 42 core.local_cmd cancelled>
+>>> len(db.executions.frame(status=["failed", "timeout"], pack="deploy", limit=20))
+20
+>>> db.executions.transition(16671, "cancelled", expected="requested")
+<Execution 16671 core.local_cmd cancelled>
 """
 
 from __future__ import annotations

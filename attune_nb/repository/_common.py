@@ -83,7 +83,7 @@ class RepositoryPart:
     def get(self, execution_id: int, /) -> Execution:
         """The execution ``execution_id``; :class:`ExecutionNotFound` if there is none.
 
-        >>> db.executions.get(42)                      # doctest: +SKIP
+        >>> db.executions.get(42)
         <Execution 42 core.echo completed>
         """
         execution_id = check_id("id", execution_id)

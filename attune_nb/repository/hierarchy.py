@@ -156,7 +156,15 @@ class HierarchyQueries(RepositoryPart):
     def tree(self, root_id: int, /, *, max_depth: int | None = None) -> ExecutionNode:
         """The workflow below ``root_id`` as an :class:`ExecutionNode` (one query).
 
-        >>> print(db.executions.tree(1))               # doctest: +SKIP
+        >>> print(db.executions.tree(1))
+        1 deploy.release completed
+        ├── 2 deploy.checkout completed
+        ├── 3 deploy.build completed
+        ├── 5 deploy.canary completed
+        │   ├── 6 deploy.k8s_apply completed
+        │   ├── 7 deploy.wait_ready completed
+        │   └── 8 monitoring.check_slo completed
+        └── 9 core.notify completed
         """
         frame = self.descendants(root_id, max_depth=max_depth, include=frames.JSON_COLUMNS)
         return build_tree(frame)

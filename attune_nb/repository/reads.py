@@ -47,8 +47,12 @@ class ExecutionReads(RepositoryPart):
         ``result``, ``env_vars``, ``workflow_task``) only when named in ``include``.
         ``limit=None`` returns every row, streamed with a progress bar when large.
 
-        >>> db.executions.frame(status="failed", action_ref="deploy.*", since="2026-01-10")
-        ... # doctest: +SKIP
+        >>> failed = db.executions.frame(status="failed", action_ref="deploy.*", since="2026-01-13")
+        >>> failed[["id", "action_ref", "status"]].head(3)
+              id      action_ref  status
+        0  19969    deploy.build  failed
+        1  19967  deploy.release  failed
+        2  19966    deploy.build  failed
         """
         include = _check_include(include)
         _check_limit(limit, offset)

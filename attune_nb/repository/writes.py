@@ -72,8 +72,8 @@ class ExecutionWrites(RepositoryPart):
         A ``parent`` must exist (:class:`ExecutionNotFound` otherwise); ``status`` must
         be one of the ten.
 
-        >>> db.executions.create("core.echo", config={"message": "hi"})  # doctest: +SKIP
-        <Execution 101 core.echo requested>
+        >>> db.executions.create("core.echo", config={"message": "hi"})
+        <Execution 20001 core.echo requested>
         """
         if not isinstance(action_ref, str) or not action_ref.strip():
             raise ConfigurationError("action_ref", action_ref, "a ref like 'core.echo'")
@@ -196,8 +196,11 @@ class ExecutionWrites(RepositoryPart):
 
         Raises :class:`InvalidTransition`, :class:`StaleUpdate`, :class:`ExecutionNotFound`.
 
-        >>> db.executions.transition(42, "cancelled", expected="requested")  # doctest: +SKIP
-        <Execution 42 core.local_cmd cancelled>
+        >>> db.executions.transition(16671, "cancelled", expected="requested")
+        <Execution 16671 core.local_cmd cancelled>
+        >>> db.executions.transition(16671, "running", expected="cancelled")
+        Traceback (most recent call last):
+        attune_nb.errors.InvalidTransition: ...
         """
         execution_id = check_id("id", execution_id)
         target = parse_status(to)
@@ -274,8 +277,13 @@ class ExecutionWrites(RepositoryPart):
         changes. Applied, every allowed row is compare-and-set against the status it
         had in the preview; rows that changed meanwhile are skipped, with the reason.
 
-        >>> db.executions.bulk_transition("abandoned", status="scheduled",
-        ...                               until="2026-01-12")          # doctest: +SKIP
+        >>> preview = db.executions.bulk_transition("abandoned", status="scheduled",
+        ...                                         until="2026-01-12")
+        >>> preview[["id", "current", "to", "allowed", "applied"]]
+              id    current         to  allowed  applied
+        0  16663  scheduled  abandoned     True    False
+        1  16664  scheduled  abandoned     True    False
+        2  16665  scheduled  abandoned     True    False
         """
         target = parse_status(to)
         if not isinstance(dry_run, bool):
