@@ -614,18 +614,20 @@ def test_bulk_apply_twice_second_finds_nothing_to_do(
     assert table_state(db) == state
 
 
+@pytest.mark.parametrize("how", ["apply-preview", "dry-run-false"])
 def test_bulk_skips_rows_changed_between_preview_and_apply(
-    db: attune_nb.Database, db_url: str
+    db: attune_nb.Database, db_url: str, how: str
 ) -> None:
-    """A second connection changes a row (uncommitted) before the bulk reads it.
+    """A second connection changes a row (uncommitted) after the preview was read.
 
-    The bulk's preview still sees the committed 'running'; its compare-and-set UPDATE
-    then waits on the row lock, and once the other transaction commits it finds the
-    row 'completed' and must skip it. The lock wait is observed in pg_stat_activity,
-    so the interleaving is certain, not timed.
+    The preview sees the committed 'running'; the apply then waits on the row lock,
+    and once the other transaction commits it finds the row 'completed' and must skip
+    it. The lock wait is observed in pg_stat_activity, so the interleaving is certain,
+    not timed.
     """
     stays = make(db, "running", action_ref="bulk.stays")
     raced = make(db, "running", action_ref="bulk.raced")
+    preview = db.executions.bulk_transition("cancelled", ids=[stays.id, raced.id])
     other = attune_nb.connect(db_url)
     conn = other.engine.connect()
     outcome: dict[str, Any] = {}
@@ -635,11 +637,16 @@ def test_bulk_skips_rows_changed_between_preview_and_apply(
             sa.text("UPDATE attune.execution SET status = 'completed' WHERE id = :id"),
             {"id": raced.id},
         )
+        waiter = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
 
         def bulk() -> None:
             try:
-                outcome["frame"] = db.executions.bulk_transition(
-                    "cancelled", ids=[stays.id, raced.id], dry_run=False
+                outcome["frame"] = (
+                    db.executions.apply(preview)
+                    if how == "apply-preview"
+                    else db.executions.bulk_transition(
+                        "cancelled", ids=[stays.id, raced.id], dry_run=False
+                    )
                 )
             except Exception as exc:
                 outcome["error"] = exc
@@ -649,10 +656,11 @@ def test_bulk_skips_rows_changed_between_preview_and_apply(
         deadline = time.monotonic() + 30
         while not db.scalar(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND wait_event_type = 'Lock' AND query LIKE '%UPDATE attune.execution%'"
+            "AND wait_event_type = 'Lock' AND :pid = ANY(pg_blocking_pids(pid))",
+            pid=waiter,
         ):
             assert worker.is_alive(), outcome
-            assert time.monotonic() < deadline, "the bulk update never waited on the lock"
+            assert time.monotonic() < deadline, "the bulk apply never waited on the lock"
             time.sleep(0.02)
         tx.commit()
         worker.join(timeout=30)
@@ -667,10 +675,131 @@ def test_bulk_skips_rows_changed_between_preview_and_apply(
     assert frame.loc[raced.id, "current"] == "running"  # what the preview saw
     assert frame.loc[raced.id, "allowed"]
     assert not frame.loc[raced.id, "applied"]
-    assert frame.loc[raced.id, "reason"] == "skipped: changed meanwhile (now completed)"
+    assert frame.loc[raced.id, "reason"] == (
+        "skipped: changed meanwhile (from running to completed)"
+    )
     assert db.executions.get(raced.id).status is ExecutionStatus.COMPLETED
     assert status_moves(db, raced.id) == [(None, "running"), ("running", "completed")]
     assert db.executions.get(stays.id).status is ExecutionStatus.CANCELLED
+
+
+# -- apply: exactly the preview -----------------------------------------------------------
+
+
+def test_apply_touches_nothing_outside_the_preview(db: attune_nb.Database) -> None:
+    """The probe: an execution created after the preview matches the filter, stays as it is."""
+    seen = make(db, "scheduled", action_ref="bulk.seen")
+    preview = db.executions.bulk_transition("abandoned", action_ref="bulk.*")
+    unseen = make(db, "scheduled", action_ref="bulk.unseen")
+    before = snapshot(db, unseen.id)
+    done = db.executions.apply(preview)
+    assert done["id"].tolist() == [seen.id]
+    assert done["applied"].tolist() == [True]
+    assert db.executions.get(seen.id).status is ExecutionStatus.ABANDONED
+    assert snapshot(db, unseen.id) == before
+
+
+def test_apply_reports_every_previewed_row_once(
+    db: attune_nb.Database, mixed: dict[str, int]
+) -> None:
+    """Moved on, gone, not allowed and applied rows all come back, in the preview's order."""
+    preview = db.executions.bulk_transition("cancelled", action_ref="bulk.*")
+    db.executions.transition(mixed["scheduled"], "running")  # moved on
+    db.executions.delete(mixed["scheduling"])  # gone
+    done = db.executions.apply(preview, result={"cancelled_by": "runbook"})
+    _check_bulk_layout(done)
+    assert done["id"].tolist() == preview["id"].tolist()
+    reasons = dict(zip(done["current"].astype(str), done["reason"], strict=True))
+    assert reasons["scheduled"] == "skipped: changed meanwhile (from scheduled to running)"
+    assert reasons["scheduling"] == "skipped: gone (deleted since the preview)"
+    assert reasons["completed"] == "completed is terminal"
+    assert reasons["requested"] == reasons["running"] == reasons["canceling"] == "applied"
+    assert done["applied"].sum() == 3
+    assert db.executions.get(mixed["running"]).result == {"cancelled_by": "runbook"}
+    assert db.executions.get(mixed["scheduled"]).status is ExecutionStatus.RUNNING
+
+
+def test_apply_part_of_a_preview_keeps_its_index(
+    db: attune_nb.Database, mixed: dict[str, int]
+) -> None:
+    preview = db.executions.bulk_transition("abandoned", action_ref="bulk.*")
+    part = preview[preview["current"].isin(["requested", "scheduled"])]
+    done = db.executions.apply(part)
+    assert done.index.tolist() == part.index.tolist()
+    assert done["applied"].tolist() == [True, True]
+    assert db.executions.get(mixed["scheduling"]).status is ExecutionStatus.SCHEDULING
+
+
+def test_apply_checks_the_lifecycle_again(db: attune_nb.Database, mixed: dict[str, int]) -> None:
+    """An edited preview cannot smuggle a forbidden move past the lifecycle."""
+    preview = db.executions.bulk_transition("running", ids=[mixed["completed"]])
+    edited = preview.assign(allowed=True)
+    before = table_state(db)
+    done = db.executions.apply(edited)
+    assert done["allowed"].tolist() == [False]
+    assert done["reason"].tolist() == ["completed is terminal"]
+    assert not done["applied"].any()
+    assert table_state(db) == before
+
+
+def test_apply_moves_each_row_to_its_own_target(db: attune_nb.Database) -> None:
+    queued = make(db, "scheduled")
+    working = make(db, "running")
+    preview = pd.concat(
+        [
+            db.executions.bulk_transition("cancelled", ids=[queued.id]),
+            db.executions.bulk_transition("canceling", ids=[working.id]),
+        ],
+        ignore_index=True,
+    )
+    done = db.executions.apply(preview)
+    assert done["applied"].tolist() == [True, True]
+    assert db.executions.get(queued.id).status is ExecutionStatus.CANCELLED
+    assert db.executions.get(working.id).status is ExecutionStatus.CANCELING
+
+
+def test_apply_of_an_empty_preview_changes_nothing(db: attune_nb.Database) -> None:
+    preview = db.executions.bulk_transition("cancelled", action_ref="nothing.*")
+    done = db.executions.apply(preview)
+    assert done.empty
+    _check_bulk_layout(done)
+
+
+@pytest.mark.parametrize(
+    ("make_bad", "says"),
+    [
+        (lambda p: p.to_dict(), "dict"),
+        (lambda p: p.drop(columns=["current"]), "without current"),
+        (lambda p: pd.concat([p, p]), "twice"),
+        (lambda p: p.assign(applied=True), "applied already"),
+        (lambda p: p.assign(to="cancelling"), "cancelling"),
+        (lambda p: p.assign(id=p["id"].astype(float) + 0.5), "integer id"),
+    ],
+    ids=["not-a-frame", "missing-column", "duplicate", "applied", "bad-status", "float-id"],
+)
+def test_apply_refuses_what_is_not_a_preview(
+    db: attune_nb.Database, mixed: dict[str, int], make_bad: Any, says: str
+) -> None:
+    preview = db.executions.bulk_transition("cancelled", action_ref="bulk.*")
+    before = table_state(db)
+    with pytest.raises(attune_nb.AttuneNbError, match=says):
+        db.executions.apply(make_bad(preview))
+    assert table_state(db) == before
+
+
+def test_apply_on_a_read_only_connection_changes_nothing(
+    db: attune_nb.Database, db_url: str, mixed: dict[str, int]
+) -> None:
+    ro = attune_nb.connect(db_url, readonly=True)
+    try:
+        preview = ro.executions.bulk_transition("cancelled", action_ref="bulk.*")
+        before = table_state(db)
+        with pytest.raises(ReadOnlyError):
+            ro.executions.apply(preview)
+        assert table_state(db) == before
+        assert db.executions.apply(preview)["applied"].sum() == 5  # the same preview, writable
+    finally:
+        ro.close()
 
 
 # -- update: Attune's own unchecked write --------------------------------------------------

@@ -1,7 +1,8 @@
 """Writing executions: Attune's plain writes and the lifecycle's compare-and-set transitions.
 
 ``transition`` is one statement (``UPDATE … WHERE id = :id AND status = :expected``);
-``bulk_transition`` previews by default and applies in one transaction.
+``bulk_transition`` previews; ``apply`` applies a preview exactly as it is, in one
+transaction, compare-and-set per row.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from attune_nb.repository._common import (
 
 
 class ExecutionWrites(RepositoryPart):
-    """Writes: ``create``, ``update``, ``delete``, ``transition``, ``bulk_transition``."""
+    """Writes: create, update, delete, transition; bulk_transition previews, apply applies."""
 
     def create(
         self,
@@ -269,13 +270,14 @@ class ExecutionWrites(RepositoryPart):
         result: Any = UNSET,
         **filters: Unpack[ExecutionFilters],
     ) -> pd.DataFrame:
-        """Move many executions to ``to``: preview by default, one transaction when applied.
+        """Preview moving many executions to ``to``; :meth:`apply` the preview to change them.
 
         Select with ``ids`` and/or the filters of :meth:`frame` (at least one). The
-        frame has one row per selected execution: ``id``, ``action_ref``, ``current``,
-        ``to``, ``allowed``, ``reason`` and ``applied``. With ``dry_run=True`` nothing
-        changes. Applied, every allowed row is compare-and-set against the status it
-        had in the preview; rows that changed meanwhile are skipped, with the reason.
+        frame has one row per selected execution, in id order: ``id``, ``action_ref``,
+        ``current``, ``to``, ``allowed``, ``reason`` and ``applied``. Nothing changes.
+
+        ``dry_run=False`` previews and applies at once, without anyone seeing the
+        preview; the frame it returns says what it selected and what happened to each.
 
         >>> preview = db.executions.bulk_transition("abandoned", status="scheduled",
         ...                                         until="2026-01-12")
@@ -299,7 +301,6 @@ class ExecutionWrites(RepositoryPart):
             )
         if ids is not None:
             where.append(_e.c.id.in_(id_list("ids", ids)))
-        layout = frames.BULK_COLUMNS
         with self.db.transaction() as conn:
             rows = conn.execute(
                 sa.select(_e.c.id, _e.c.action_ref, _e.c.status)
@@ -307,63 +308,114 @@ class ExecutionWrites(RepositoryPart):
                 .where(*where)
                 .order_by(_e.c.id)
             ).all()
-            preview = []
-            for row in rows:
-                current = ExecutionStatus(row.status)
-                allowed = target in ALLOWED_TRANSITIONS[current]
-                reason = "allowed" if allowed else _refusal(current, target)
-                preview.append(
-                    [row.id, row.action_ref, current.value, target.value, allowed, reason, False]
+        preview = frames.records_frame(
+            [_preview_row(r.id, r.action_ref, ExecutionStatus(r.status), target) for r in rows],
+            frames.BULK_COLUMNS,
+        )
+        if dry_run:
+            return preview
+        log.info("bulk_transition to %s selected %d executions", target.value, len(preview))
+        return self.apply(preview, result=result)
+
+    def apply(self, preview: pd.DataFrame, /, *, result: Any = UNSET) -> pd.DataFrame:
+        """Apply a preview of :meth:`bulk_transition` exactly as it is, in one transaction.
+
+        Only the executions in ``preview`` are touched (filter its rows first to apply
+        part of it). Each is compare-and-set against the status the preview showed
+        (``current``) and moved to its ``to``; ``result`` (when given) is written with
+        it. The frame returned has every previewed row once, in the preview's order and
+        index, with ``applied`` and the ``reason``: ``applied``; ``skipped: changed
+        meanwhile (from running to completed)``; ``skipped: gone (deleted since the
+        preview)``; or why the lifecycle does not allow the move (checked again here,
+        whatever the preview's ``allowed`` says).
+
+        >>> preview = db.executions.bulk_transition("abandoned", status="scheduled",
+        ...                                         until="2026-01-12")
+        >>> _ = db.executions.transition(16664, "running")     # someone moves on meanwhile
+        >>> db.executions.apply(preview)[["id", "applied", "reason"]]
+              id  applied                                             reason
+        0  16663     True                                            applied
+        1  16664    False  skipped: changed meanwhile (from scheduled to running)
+        2  16665     True                                            applied
+        """
+        moves = _moves(preview)
+        todo = [m for m in moves if m[4]]
+        changed: set[int] = set()
+        now: dict[int, str] = {}
+        if todo:
+            with self.db.transaction() as conn:
+                # Lock the previewed rows in id order (concurrent applies never deadlock)
+                # and learn their status now; then compare-and-set each against the preview.
+                locked = conn.execute(
+                    sa.select(_e.c.id, _e.c.status)
+                    .where(_e.c.id.in_(sorted({m[0] for m in todo})))
+                    .order_by(_e.c.id)
+                    .with_for_update()
+                ).all()
+                now = {r.id: str(r.status) for r in locked}
+                stmt = sa.text(_BULK_UPDATE).bindparams(
+                    sa.bindparam("result", type_=postgresql.JSONB(none_as_null=True)),
+                    set_result=result is not UNSET,
+                    result=None if result is UNSET else result,
+                    ids=[m[0] for m in todo],
+                    expected=[m[2].value for m in todo],
+                    targets=[m[3].value for m in todo],
                 )
-            if not dry_run:
-                todo = [p for p in preview if p[4]]
-                changed: set[int] = set()
-                if todo:
-                    stmt = sa.text(_BULK_UPDATE).bindparams(
-                        sa.bindparam("result", type_=postgresql.JSONB(none_as_null=True)),
-                        to=target.value,
-                        running=target is ExecutionStatus.RUNNING,
-                        set_result=result is not UNSET,
-                        result=None if result is UNSET else result,
-                        ids=[p[0] for p in todo],
-                        expected=[p[2] for p in todo],
-                    )
-                    changed = {r[0] for r in conn.execute(stmt)}
-                now = (
-                    {
-                        r.id: r.status
-                        for r in conn.execute(
-                            sa.select(_e.c.id, _e.c.status).where(_e.c.id.in_([p[0] for p in todo]))
-                        )
-                    }
-                    if todo
-                    else {}
-                )
-                for p in preview:
-                    if p[0] in changed:
-                        p[6] = True
-                        p[5] = "applied"
-                    elif p[4]:
-                        p[5] = f"skipped: changed meanwhile (now {now.get(p[0], 'deleted')})"
-        frame = frames.records_frame(preview, layout)
-        if not dry_run:
-            applied = int(frame["applied"].sum())
-            log.info(
-                "bulk_transition to %s: %d applied, %d skipped",
-                target.value,
-                applied,
-                len(frame) - applied,
-            )
-            if applied:
-                self._warn_bulk(frame)
+                changed = {r[0] for r in conn.execute(stmt)}
+        records = []
+        for exec_id, action_ref, current, target, allowed in moves:
+            if not allowed:
+                reason = _refusal(current, target)
+            elif exec_id in changed:
+                reason = "applied"
+            elif exec_id not in now:
+                reason = "skipped: gone (deleted since the preview)"
+            else:
+                reason = f"skipped: changed meanwhile (from {current.value} to {now[exec_id]})"
+            done = exec_id in changed
+            records.append([exec_id, action_ref, current, target, allowed, reason, done])
+        frame = frames.records_frame(records, frames.BULK_COLUMNS)
+        frame.index = preview.index
+        applied = len(changed)
+        log.info("apply: %d applied, %d skipped", applied, len(frame) - applied)
+        for current, target in sorted({(m[2], m[3]) for m in todo if m[0] in changed}):
+            self._warn_if_live(current, target)
         return frame
 
-    def _warn_bulk(self, frame: pd.DataFrame) -> None:
-        live = frame[frame["applied"].astype(bool)]
-        for current in live["current"].unique():
-            self._warn_if_live(
-                ExecutionStatus(str(current)), ExecutionStatus(str(live["to"].iloc[0]))
-            )
+
+def _preview_row(
+    exec_id: int, action_ref: str, current: ExecutionStatus, target: ExecutionStatus
+) -> list[Any]:
+    allowed = target in ALLOWED_TRANSITIONS[current]
+    reason = "allowed" if allowed else _refusal(current, target)
+    return [exec_id, action_ref, current.value, target.value, allowed, reason, False]
+
+
+_PREVIEW_NEEDS = ("id", "action_ref", "current", "to")
+
+
+def _moves(preview: Any) -> list[tuple[int, str, ExecutionStatus, ExecutionStatus, bool]]:
+    """The rows of a preview frame, checked: (id, action_ref, current, to, allowed now)."""
+    wanted = "a preview frame from executions.bulk_transition(..., dry_run=True)"
+    if not isinstance(preview, pd.DataFrame):
+        raise InvalidFilter("preview", type(preview).__name__, wanted)
+    missing = [c for c in _PREVIEW_NEEDS if c not in preview.columns]
+    if missing:
+        raise InvalidFilter("preview", f"a frame without {', '.join(missing)}", wanted)
+    if "applied" in preview.columns and preview["applied"].fillna(False).astype(bool).any():
+        raise InvalidFilter("preview", "a frame that was applied already", wanted)
+    moves = []
+    seen: set[int] = set()
+    for exec_id, action_ref, current, to in preview[list(_PREVIEW_NEEDS)].itertuples(index=False):
+        if pd.isna(exec_id):
+            raise InvalidFilter("preview", "a row without an id", wanted)
+        checked = check_id("id", exec_id)
+        if checked in seen:
+            raise InvalidFilter("preview", f"execution {checked} twice", "each execution once")
+        seen.add(checked)
+        was, target = parse_status(current), parse_status(to)
+        moves.append((checked, str(action_ref), was, target, target in ALLOWED_TRANSITIONS[was]))
+    return moves
 
 
 def _refusal(current: ExecutionStatus, target: ExecutionStatus) -> str:
@@ -375,13 +427,15 @@ def _refusal(current: ExecutionStatus, target: ExecutionStatus) -> str:
     return f"{current.value} may only become {', '.join(s.value for s in options)}"
 
 
-# Compare-and-set per row: each id is updated only while it has its previewed status.
+# Compare-and-set per row: each id moves to its target only while it has its previewed status.
 _BULK_UPDATE = """
 UPDATE attune.execution AS e
-SET status = CAST(:to AS attune.execution_status_enum),
-    started_at = CASE WHEN :running THEN coalesce(e.started_at, now()) ELSE e.started_at END,
+SET status = CAST(guard.target AS attune.execution_status_enum),
+    started_at = CASE WHEN guard.target = 'running' THEN coalesce(e.started_at, now())
+                 ELSE e.started_at END,
     result = CASE WHEN :set_result THEN :result ELSE e.result END
-FROM unnest(CAST(:ids AS bigint[]), CAST(:expected AS text[])) AS guard(id, expected)
+FROM unnest(CAST(:ids AS bigint[]), CAST(:expected AS text[]), CAST(:targets AS text[]))
+    AS guard(id, expected, target)
 WHERE e.id = guard.id AND e.status::text = guard.expected
 RETURNING e.id
 """
