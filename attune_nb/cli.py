@@ -6,6 +6,7 @@ Every command honours ``ATTUNE_DB_URL``; errors print one clear line and exit 1.
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import os
 import shutil
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from attune_nb.demo.catalogue import DEMO_EXECUTIONS, DEMO_SEED
 from attune_nb.errors import AttuneNbError, ConfigurationError
 
 if TYPE_CHECKING:
@@ -23,9 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 log = logging.getLogger("attune_nb")
-
-DEMO_EXECUTIONS = 20_000
-DEMO_SEED = 42
 
 
 def _external_url() -> str | None:
@@ -40,7 +39,7 @@ def _open(*, migrated: bool = True) -> Database:
 
 def cmd_db(args: argparse.Namespace) -> int:
     from attune_nb.db import mask_url
-    from attune_nb.embedded import EmbeddedServer
+    from attune_nb.embedded import EmbeddedServer, running_servers
 
     external = _external_url()
     if external and args.action in ("start", "stop"):
@@ -52,8 +51,11 @@ def cmd_db(args: argparse.Namespace) -> int:
         )
     server = EmbeddedServer()
     if args.action == "start":
-        url = server.start()
-        print(f"embedded database running in {server.home}\n{url}")
+        url = server.start(keep_running=True)
+        print(
+            f"embedded database running in {server.home} ({server.reason}); it keeps "
+            f"running until `attune-nb db stop`\n{url}"
+        )
     elif args.action == "stop":
         print("stopped" if server.stop() else f"not running ({server.home})")
     elif args.action == "status":
@@ -61,10 +63,13 @@ def cmd_db(args: argparse.Namespace) -> int:
             db = _open(migrated=False)
             print(f"ATTUNE_DB_URL: {db.url} (reachable)")
             db.close()
-        else:
-            status = server.status()
-            print(status)
-            return 0 if status.running else 3
+            return 0
+        status = server.status()
+        print(f"home: {server.home}\n  chosen because: {server.reason}\n{status}")
+        others = [s for s in running_servers() if s.home != server.home]
+        for other in others:
+            print(f"also running in this checkout: {other}")
+        return 0 if status.running else 3
     elif args.action == "url":
         print(mask_url(external) if external else server.url())
     return 0
@@ -122,11 +127,17 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from attune_nb.embedded import EmbeddedServer
+    from attune_nb.embedded import DEMO_SEEDED, EmbeddedServer
+    from attune_nb.engine import application_name
     from attune_nb.migrations import migrate
 
-    if not _external_url():
-        os.environ["ATTUNE_DB_URL"] = EmbeddedServer().start()
+    external = _external_url()
+    if not external:
+        # Started for this command: stopped as it exits, unless still in use.
+        server = EmbeddedServer()
+        os.environ["ATTUNE_DB_URL"] = server.start()
+        atexit.register(server.release, ignore_application=application_name())
+        print(f"embedded database in {server.home} ({server.reason})")
     db = _open(migrated=False)
     migrate(db)
     count = db.scalar("SELECT count(*) FROM attune.execution")
@@ -135,12 +146,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         _seed(db, executions=args.executions, seed=args.seed, force=False)
     db.close()
+    if not external:
+        (EmbeddedServer().home / DEMO_SEEDED).touch()  # a later connect() does not seed again
     notebooks = Path(args.notebooks) if args.notebooks else _notebooks_dir()
     if args.no_lab:
         print(
-            f"ready: ATTUNE_DB_URL={os.environ['ATTUNE_DB_URL']}\n"
-            f"open the notebooks in {notebooks} with `jupyter lab`, or run them with "
-            "`attune-nb run-notebooks`"
+            "ready: `attune_nb.connect()` opens this database from anywhere in this "
+            f"checkout (it starts the server when needed)\nopen the notebooks in {notebooks} "
+            "with `jupyter lab`, or run them with `attune-nb run-notebooks`"
         )
         return 0
     jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or "jupyter"
@@ -167,11 +180,14 @@ def _notebooks_dir() -> Path:
 
 
 def cmd_run_notebooks(args: argparse.Namespace) -> int:
-    from attune_nb.db import resolve_url
-    from attune_nb.embedded import default_home
+    from attune_nb.db import connect
+    from attune_nb.embedded import EmbeddedServer, default_home
     from attune_nb.runner import run_notebooks
 
-    url, _embedded = resolve_url(None)
+    url = _external_url()
+    if url is None:  # the embedded default, migrated and given the demo data when empty
+        connect(readonly=True).close()
+        url = EmbeddedServer().url()
     output = (
         None if args.in_place else (Path(args.output) if args.output else default_home() / "runs")
     )

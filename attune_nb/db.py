@@ -10,19 +10,22 @@ session settings (:mod:`attune_nb.engine`) and checks the schema. A
 from __future__ import annotations
 
 import functools
+import os
+import sys
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
 from attune_nb.engine import ENV_URL, Engine, mask_url, open_engine, resolve_url
+from attune_nb.errors import ConfigurationError
 from attune_nb.frames import SUMMARY_COLUMNS
 from attune_nb.inquiries import InquiryRepository
 from attune_nb.records import Trace
 from attune_nb.repository import ExecutionRepository
 from attune_nb.trace import trace
 
-__all__ = ["ENV_URL", "Database", "connect", "mask_url", "open_database", "resolve_url"]
+__all__ = ["ENV_DEMO", "ENV_URL", "Database", "connect", "mask_url", "open_database", "resolve_url"]
 
 # The tables Database.summary() reports, with the column that dates their rows.
 SUMMARY_TABLES = (
@@ -102,13 +105,23 @@ def open_database(url: str | None = None, *, readonly: bool = False) -> Database
     return Database(engine, readonly=readonly, embedded=embedded)
 
 
-def connect(url: str | None = None, *, readonly: bool = False) -> Database:
+def connect(
+    url: str | None = None, *, readonly: bool = False, demo: bool | None = None
+) -> Database:
     """Open an Attune database and check that it has the schema attune_nb needs.
 
     The URL comes from ``url``, else ``$ATTUNE_DB_URL``, else the embedded default
-    (started, and migrated, on demand). ``postgresql://`` URLs use psycopg2.
-    With ``readonly=True`` every transaction is read-only in the database itself
-    and a write raises :class:`~attune_nb.errors.ReadOnlyError`.
+    (started on demand, in the home :func:`~attune_nb.embedded.choose_home` finds).
+    ``postgresql://`` URLs use psycopg2. With ``readonly=True`` every transaction is
+    read-only in the database itself and a write raises
+    :class:`~attune_nb.errors.ReadOnlyError`.
+
+    The embedded default is attune_nb's own: it is migrated when needed and, the
+    first time it is found empty, gets the demo history (20,000 executions, seed
+    42), with one line on stderr saying so; ``readonly=True`` included, so that a
+    notebook opened on a fresh clone simply runs. ``demo=False``, or
+    ``ATTUNE_NB_DEMO=0`` in the environment, keeps it empty. Other databases are
+    never migrated or seeded here.
 
     >>> ro = attune_nb.connect(readonly=True)
     >>> ro.executions.transition(20000, "failed", expected="running")
@@ -120,10 +133,59 @@ def connect(url: str | None = None, *, readonly: bool = False) -> Database:
     >>> mask_url("postgresql://attune:secret@db:5432/attune")
     'postgresql://attune:***@db:5432/attune'
     """
+    seed_demo = _wants_demo(demo)
     db = open_database(url, readonly=readonly)
-    if db.embedded and not readonly:
-        from attune_nb.migrations import migrate
-
-        migrate(db)
-    db.check_schema()
+    try:
+        if db.embedded:
+            _prepare_embedded(db, demo=seed_demo)
+        db.check_schema()
+    except BaseException:
+        db.close()
+        raise
     return db
+
+
+ENV_DEMO = "ATTUNE_NB_DEMO"
+_YES = ("", "1", "true", "yes", "on")
+_NO = ("0", "false", "no", "off")
+
+
+def _wants_demo(demo: bool | None) -> bool:
+    if demo is not None:
+        if not isinstance(demo, bool):
+            raise ConfigurationError("demo", demo, "True, False or None (then $ATTUNE_NB_DEMO)")
+        return demo
+    raw = os.environ.get(ENV_DEMO, "")
+    if raw.strip().lower() in _YES:
+        return True
+    if raw.strip().lower() in _NO:
+        return False
+    raise ConfigurationError(
+        ENV_DEMO, raw, "1 (an empty embedded database gets the demo history) or 0 (it stays empty)"
+    )
+
+
+def _prepare_embedded(db: Database, *, demo: bool) -> None:
+    """Migrate the embedded default and, once, give it the demo history when it is empty."""
+    from attune_nb.demo import DEMO_EXECUTIONS, DEMO_SEED, seed
+    from attune_nb.embedded import DEMO_SEEDED, EmbeddedServer
+    from attune_nb.migrations import migrate
+
+    server = EmbeddedServer()
+    with server.exclusive():
+        writer = open_database(server.url()) if db.readonly else db
+        try:
+            migrate(writer)
+            marker = server.home / DEMO_SEEDED
+            if demo and not marker.exists():
+                if not writer.scalar("SELECT EXISTS (SELECT 1 FROM attune.execution)"):
+                    report = seed(writer, executions=DEMO_EXECUTIONS, random_seed=DEMO_SEED)
+                    print(
+                        f"attune_nb: the embedded database in {server.home} was empty; "
+                        f"{report} ({ENV_DEMO}=0 keeps it empty)",
+                        file=sys.stderr,
+                    )
+                marker.touch()
+        finally:
+            if writer is not db:
+                writer.close()

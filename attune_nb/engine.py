@@ -8,6 +8,7 @@ asked. Driver errors are translated by :mod:`attune_nb.driver` on both paths.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import logging
@@ -77,7 +78,16 @@ def resolve_url(url: str | None = None) -> tuple[str, bool]:
         return env, False
     from attune_nb.embedded import EmbeddedServer
 
-    return EmbeddedServer().start(), True
+    server = EmbeddedServer()
+    started = server.start()
+    # Stopped again as this process exits, unless kept running or still in use.
+    atexit.register(server.release, ignore_application=application_name())
+    return started, True
+
+
+def application_name() -> str:
+    """How this process's connections name themselves in ``pg_stat_activity``."""
+    return f"attune_nb[{os.getpid()}]"
 
 
 def psycopg2_url(url: str) -> URL:
@@ -112,7 +122,11 @@ def libpq_uri(url: URL) -> str:
 
 def session_settings(*, readonly: bool) -> list[str]:
     """The statements run on every new connection, on both paths."""
-    settings = ["SET search_path TO attune, public", "SET timezone TO 'UTC'"]
+    settings = [
+        "SET search_path TO attune, public",
+        "SET timezone TO 'UTC'",
+        f"SET application_name TO '{application_name()}'",
+    ]
     if readonly:
         settings.append("SET default_transaction_read_only TO on")
     return settings

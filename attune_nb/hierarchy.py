@@ -8,14 +8,15 @@ loops cut by the query are flagged on the node.
 from __future__ import annotations
 
 import html
+import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from attune_nb.lifecycle import ExecutionStatus
+from attune_nb.lifecycle import ExecutionStatus, parse_status
 from attune_nb.records import Execution
 from attune_nb.style import STATUS_COLOURS
 
@@ -58,6 +59,25 @@ class ExecutionNode:
 
     def __len__(self) -> int:
         return sum(1 for _ in self.walk())
+
+    def tasks(
+        self, *, status: str | ExecutionStatus | Iterable[str | ExecutionStatus] | None = None
+    ) -> list[ExecutionNode]:
+        """The descendants of this node (not the node itself), depth first.
+
+        ``status`` (one or a list) keeps only the tasks in those statuses.
+
+        >>> [task.id for task in db.executions.tree(1).tasks(status="completed")][:3]
+        [2, 3, 5]
+        """
+        if status is None:
+            wanted = None
+        elif isinstance(status, (str, ExecutionStatus)):
+            wanted = {parse_status(status)}
+        else:
+            wanted = {parse_status(s) for s in status}
+        below = itertools.islice(self.walk(), 1, None)
+        return [n for n in below if wanted is None or n.execution.status in wanted]
 
     def find(self, execution_id: int) -> ExecutionNode | None:
         """The node of ``execution_id`` in this tree, or None."""

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from attune_nb.cli import DEMO_EXECUTIONS, DEMO_SEED
+from attune_nb.demo import DEMO_EXECUTIONS, DEMO_SEED
 from attune_nb.testing import shared_server
 
 

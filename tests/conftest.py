@@ -8,14 +8,28 @@ other's rows. Nothing here is mocked.
 from __future__ import annotations
 
 import itertools
+import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 import attune_nb
+from attune_nb.embedded import ENV_HOME, EmbeddedServer
 from attune_nb.testing import ThrowawayServer, shared_server
 
 _names = itertools.count(1)
+_HOME = Path(tempfile.mkdtemp(prefix="attune_nb_home_"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # No test may start a server in the clone's (or the developer's) embedded home.
+    os.environ[ENV_HOME] = str(_HOME)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    EmbeddedServer(_HOME).destroy()
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 import attune_nb
 from attune_nb.demo.load import seed
+from attune_nb.embedded import ENV_HOME
 from attune_nb.engine import ENV_URL
 from attune_nb.testing import ThrowawayServer
 
@@ -32,7 +33,9 @@ FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 # Examples that may not run here, each with the reason; everything else runs.
 SKIPPED = {
-    "attune_nb.runner.run_notebooks": "runs every notebook of the clone; tests/test_cli.py runs it on a small folder",
+    "attune_nb.runner.run_notebooks": (
+        "runs every notebook of the clone; tests/test_cli.py runs it on a small folder"
+    ),
 }
 
 _names = itertools.count(1)
@@ -84,6 +87,7 @@ def test_example_runs(
     copy = f"doctest_{next(_names)}"
     url = pg.create_database(template=demo_template, name=copy)
     monkeypatch.setenv(ENV_URL, url)
+    monkeypatch.delenv(ENV_HOME, raising=False)
     monkeypatch.chdir(tmp_path)
     db = attune_nb.connect(url)
     test.globs.update({"attune_nb": attune_nb, "db": db, "pd": pd, "sa": sa, "Path": Path})

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 import attune_nb
+from attune_nb import ExecutionStatus
 from attune_nb.errors import ExecutionNotFound, InvalidFilter
 from attune_nb.frames import JSON_COLUMNS
 from attune_nb.hierarchy import ExecutionNode
@@ -73,6 +74,35 @@ def workflow(built: tuple[attune_nb.Database, dict[str, int]]) -> dict[str, int]
 
 
 PRE_ORDER = ["root", "a", "a1", "a2", "b", "b1", "b1x"]
+
+
+# -- tasks --------------------------------------------------------------------------------
+
+
+def test_tasks_are_the_descendants_depth_first(
+    wdb: attune_nb.Database, workflow: dict[str, int]
+) -> None:
+    tree = wdb.executions.tree(workflow["root"])
+    assert [t.id for t in tree.tasks()] == [workflow[k] for k in PRE_ORDER[1:]]
+    assert tree.find(workflow["a1"]) is not None
+    assert tree.find(workflow["a1"]).tasks() == []  # type: ignore[union-attr]
+
+
+def test_tasks_by_status_never_include_the_node_itself(
+    wdb: attune_nb.Database, workflow: dict[str, int]
+) -> None:
+    tree = wdb.executions.tree(workflow["root"])  # the root runs, as do b and b1
+    assert [t.id for t in tree.tasks(status="running")] == [workflow["b"], workflow["b1"]]
+    assert [t.id for t in tree.tasks(status=["failed", "requested"])] == [
+        workflow["a2"],
+        workflow["b1x"],
+    ]
+    assert tree.tasks(status=ExecutionStatus.TIMEOUT) == []
+
+
+def test_tasks_refuse_an_unknown_status(wdb: attune_nb.Database, workflow: dict[str, int]) -> None:
+    with pytest.raises(attune_nb.InvalidStatus):
+        wdb.executions.tree(workflow["root"]).tasks(status="broken")
 
 
 # -- descendants --------------------------------------------------------------------------

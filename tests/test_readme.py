@@ -66,3 +66,44 @@ def test_readme_dotted_names_are_public(dotted: str) -> None:
 
 # Private modules and database objects the README may name to explain, never to use.
 _MENTIONED_PRIVATE = {"driver", "schema_migration"}
+
+
+DOCS = [README, *sorted((README.parent / "docs").glob("*.md"))]
+LINKS = [
+    (doc, target)
+    for doc in DOCS
+    for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", doc.read_text())
+    if "://" not in target
+]
+
+
+def test_the_readme_links_a_reference_of_the_attune_database() -> None:
+    assert (README, "docs/attune.md") in LINKS
+
+
+@pytest.mark.parametrize(("doc", "target"), LINKS, ids=[f"{d.name}:{t}" for d, t in LINKS])
+def test_relative_links_point_at_files_of_the_clone(doc: Path, target: str) -> None:
+    resolved = (doc.parent / target).resolve()
+    assert resolved.exists(), f"{doc.name} links {target}, which is not in the clone"
+    assert README.parent in resolved.parents or resolved == README.parent
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to dashes."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+ANCHORS = [
+    (doc, target, anchor)
+    for doc in DOCS
+    for target, anchor in re.findall(r"\]\(([^)#\s]*)#([^)\s]+)\)", doc.read_text())
+]
+
+
+@pytest.mark.parametrize(
+    ("doc", "target", "anchor"), ANCHORS, ids=[f"{d.name}:{t}#{a}" for d, t, a in ANCHORS]
+)
+def test_anchors_point_at_headings(doc: Path, target: str, anchor: str) -> None:
+    linked = (doc.parent / target).resolve() if target else doc
+    headings = re.findall(r"^#+ (.+)$", linked.read_text(), flags=re.M)
+    assert anchor in {_slug(h) for h in headings}, f"{doc.name} links {target}#{anchor}"

@@ -234,6 +234,22 @@ def test_list_newest_first_and_by_id_for_equal_created(db: attune_nb.Database) -
     assert frame["id"].iloc[0] == later.id
 
 
+def test_latest_is_the_newest_match_or_none(db: attune_nb.Database) -> None:
+    assert db.executions.latest() is None  # an empty database
+    old = db.executions.create("pick.a", status="failed")
+    db.executions.create("pick.b", status="failed")
+    newest_a = db.executions.create("pick.a", status="failed")
+    db.executions.create("pick.a", status="completed")
+    assert db.executions.latest(action_ref="pick.a", status="failed") == newest_a
+    assert db.executions.latest(action_ref="pick.a", status="failed", until="2000-01-01") is None
+    assert old != newest_a
+
+
+def test_latest_refuses_a_bad_filter(db: attune_nb.Database) -> None:
+    with pytest.raises(attune_nb.InvalidFilter):
+        db.executions.latest(colour="red")  # type: ignore[call-arg]
+
+
 # -- update -------------------------------------------------------------------------------
 
 

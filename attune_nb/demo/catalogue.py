@@ -13,6 +13,9 @@ import numpy as np
 
 from attune_nb.lifecycle import ExecutionStatus
 
+# The demo history: what `attune-nb demo` and a fresh embedded default get.
+DEMO_EXECUTIONS = 20_000
+DEMO_SEED = 42
 ANCHOR = datetime(2026, 1, 14, tzinfo=UTC)
 """The fixed instant the demo history ends at."""
 WINDOW = timedelta(days=14)

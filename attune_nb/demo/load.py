@@ -21,6 +21,8 @@ from attune_nb.demo.catalogue import (
     AB,
     ACTIONS,
     ANCHOR,
+    DEMO_EXECUTIONS,
+    DEMO_SEED,
     FLAKY_WORKER,
     HUMANS,
     IDENTITIES,
@@ -78,8 +80,8 @@ class SeedReport:
 def seed(
     db: Engine,
     *,
-    executions: int = 20_000,
-    random_seed: int = 42,
+    executions: int = DEMO_EXECUTIONS,
+    random_seed: int = DEMO_SEED,
     force: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> SeedReport:

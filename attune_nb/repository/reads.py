@@ -16,6 +16,7 @@ from attune_nb.errors import (
 )
 from attune_nb.filters import ExecutionFilters, check_id, execution_where, to_utc
 from attune_nb.frames import execution_layout
+from attune_nb.records import Execution
 from attune_nb.repository._common import (
     _FROM,
     DEFAULT_LIMIT,
@@ -28,7 +29,7 @@ from attune_nb.repository._common import (
 
 
 class ExecutionReads(RepositoryPart):
-    """Reads: ``get``, ``frame``, ``count``, ``history``, ``intervals``."""
+    """Reads: ``get``, ``frame``, ``latest``, ``count``, ``history``, ``intervals``."""
 
     def frame(
         self,
@@ -64,6 +65,29 @@ class ExecutionReads(RepositoryPart):
             stmt = stmt.offset(offset)
         total = self.count(**filters) if limit is None else None
         return self._read(stmt, layout, total=total)
+
+    def latest(self, **filters: Unpack[ExecutionFilters]) -> Execution | None:
+        """The newest execution matching the filters of :meth:`frame`, or None if none does.
+
+        What a notebook picks "one example" with, without an ``IndexError`` on an
+        empty window.
+
+        >>> db.executions.latest(action_ref="deploy.release", status="failed")
+        <Execution 19967 deploy.release failed>
+        >>> db.executions.latest(action_ref="deploy.release", since="2027-01-01") is None
+        True
+        """
+        where = execution_where(dict(filters))
+        stmt = (
+            sa.select(_e)
+            .select_from(_FROM)
+            .where(*where)
+            .order_by(_e.c.created.desc(), _e.c.id.desc())
+            .limit(1)
+        )
+        with self.db.transaction() as conn:
+            row = conn.execute(stmt).mappings().first()
+        return None if row is None else Execution.from_row(row)
 
     def count(self, **filters: Unpack[ExecutionFilters]) -> int:
         """How many executions match the filters of :meth:`frame`."""

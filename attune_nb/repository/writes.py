@@ -332,11 +332,14 @@ class ExecutionWrites(RepositoryPart):
         >>> preview = db.executions.bulk_transition("abandoned", status="scheduled",
         ...                                         until="2026-01-12")
         >>> _ = db.executions.transition(16664, "running")     # someone moves on meanwhile
-        >>> db.executions.apply(preview)[["id", "applied", "reason"]]
-              id  applied                                             reason
-        0  16663     True                                            applied
-        1  16664    False  skipped: changed meanwhile (from scheduled to running)
-        2  16665     True                                            applied
+        >>> done = db.executions.apply(preview)
+        >>> done[["id", "applied"]]
+              id  applied
+        0  16663     True
+        1  16664    False
+        2  16665     True
+        >>> done.loc[1, "reason"]
+        'skipped: changed meanwhile (from scheduled to running)'
         """
         moves = _moves(preview)
         todo = [m for m in moves if m[4]]
