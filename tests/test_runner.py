@@ -1,0 +1,169 @@
+"""Tests for attune_nb/runner.py: parameters, and the shipped notebooks off their defaults.
+
+The notebooks' default runs are nbval's (``notebooks/``); here they run with other
+parameters against their own copy of the demo data, in a real kernel.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+import sqlalchemy as sa
+
+import attune_nb
+from attune_nb.demo import DEMO_EXECUTIONS, DEMO_SEED
+from attune_nb.errors import ConfigurationError
+from attune_nb.runner import inject_parameters, run_notebook
+from attune_nb.testing import ThrowawayServer
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def _notebook(*cells: tuple[str, list[str]]) -> Any:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    for source, tags in cells:
+        cell = nbformat.v4.new_code_cell(source)
+        cell.metadata["tags"] = tags
+        nb.cells.append(cell)
+    return nb
+
+
+def _text(notebook: Any) -> str:
+    """Everything the notebook's cells printed or displayed."""
+    parts = []
+    for cell in notebook.cells:
+        for out in cell.get("outputs", []):
+            parts.append(out.get("text", "") + out.get("data", {}).get("text/plain", ""))
+    return "\n".join(parts)
+
+
+# -- parameters --------------------------------------------------------------------------
+
+
+def test_parameters_go_right_after_the_parameters_cell() -> None:
+    nb = _notebook(("import os", []), ("A = 1\nB = 'x'", ["parameters"]), ("print(A, B)", []))
+    inject_parameters(nb, {"A": 2, "B": "y", "C": [1, None, True]})
+    assert [c.source for c in nb.cells][1:3] == [
+        "A = 1\nB = 'x'",
+        "# Injected parameters\nA = 2\nB = 'y'\nC = [1, None, True]",
+    ]
+    assert nb.cells[2].metadata["tags"] == ["injected-parameters"]
+
+
+def test_without_a_parameters_cell_they_come_first() -> None:
+    nb = _notebook(("print(A)", []))
+    inject_parameters(nb, {"A": 1.5})
+    assert nb.cells[0].source == "# Injected parameters\nA = 1.5"
+
+
+@pytest.mark.parametrize(
+    ("parameters", "name"),
+    [
+        ({"not a name": 1}, "parameter name"),
+        ({"class": 1}, "parameter name"),
+        ({"A": object()}, "parameter A"),
+        ({"A": float("nan")}, "parameter A"),
+    ],
+    ids=["space", "keyword", "object", "nan"],
+)
+def test_bad_parameters_are_refused(parameters: dict[str, Any], name: str) -> None:
+    nb = _notebook(("A = 1", ["parameters"]))
+    with pytest.raises(ConfigurationError) as info:
+        inject_parameters(nb, parameters)
+    assert info.value.name == name
+    assert len(nb.cells) == 1
+
+
+def test_parameters_never_overwrite_the_stored_outputs(tmp_path: Path) -> None:
+    path = tmp_path / "n.ipynb"
+    nbformat.write(_notebook(("A = 1", ["parameters"])), path)
+    before = path.read_text()
+    with pytest.raises(ConfigurationError):
+        run_notebook(path, output=None, parameters={"A": 2})
+    assert path.read_text() == before
+
+
+def test_a_parameter_reaches_the_kernel(tmp_path: Path) -> None:
+    path = tmp_path / "n.ipynb"
+    nbformat.write(_notebook(("A = 1", ["parameters"]), ("print(A * 10)", [])), path)
+    run = run_notebook(path, output=tmp_path / "out", parameters={"A": 4})
+    assert run.ok, run.error
+    assert run.executed is not None
+    assert _text(nbformat.read(run.executed, as_version=4)).strip() == "40"
+
+
+# -- the shipped notebooks, off their defaults --------------------------------------------
+
+
+@pytest.fixture
+def demo_url(pg: ThrowawayServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh copy of the demo data, handed to kernels through ATTUNE_DB_URL."""
+    url = pg.create_seeded_database(
+        executions=DEMO_EXECUTIONS, seed=DEMO_SEED, name="runner_notebook"
+    )
+    monkeypatch.setenv("ATTUNE_DB_URL", url)
+    yield url
+    pg.drop_database("runner_notebook")
+
+
+def _run(name: str, tmp_path: Path, **parameters: Any) -> str:
+    copy = tmp_path / name
+    shutil.copy(NOTEBOOKS / name, copy)
+    run = run_notebook(copy, output=tmp_path / "out", parameters=parameters)
+    assert run.ok, run.error
+    assert run.executed is not None
+    return _text(nbformat.read(run.executed, as_version=4))
+
+
+def test_history_notebook_on_an_empty_window_says_so_and_goes_on(
+    demo_url: str, tmp_path: Path
+) -> None:
+    text = _run("02_execution_history.ipynb", tmp_path, SINCE="2030-01-01", UNTIL="2030-01-02")
+    assert "no failed deploy.release between 2030-01-01 and 2030-01-02" in text
+    assert "no failed task to trace" in text
+    assert "no retried core.http_request between 2030-01-01 and 2030-01-02" in text
+
+
+def test_history_notebook_traces_the_failed_task_not_the_root(
+    demo_url: str, tmp_path: Path
+) -> None:
+    text = _run("02_execution_history.ipynb", tmp_path)
+    db = attune_nb.connect(demo_url, readonly=True)
+    try:
+        root = db.executions.latest(
+            action_ref="deploy.release", status="failed", since="2026-01-07", until="2026-01-14"
+        )
+        assert root is not None
+        task = db.executions.tree(root.id).tasks(status="failed")[0]
+    finally:
+        db.close()
+    assert task.id != root.id
+    assert f"<root {root.id} deploy.release failed> -> <execution {task.id} " in text
+
+
+def test_runbook_applies_exactly_its_preview(demo_url: str, tmp_path: Path) -> None:
+    db = attune_nb.connect(demo_url, readonly=True)
+    try:
+        queued = ["requested", "scheduling", "scheduled"]
+        before = db.executions.frame(status=queued, limit=None)
+        text = _run("03_runbook_stuck_executions.ipynb", tmp_path, APPLY=True)
+        after = db.executions.frame(status="abandoned", limit=None)
+        with db.transaction() as conn:
+            marked = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM attune.execution "
+                    "WHERE result->>'abandoned_by' = 'runbook:stuck-executions'"
+                )
+            ).scalar_one()
+    finally:
+        db.close()
+    assert len(before) > 0
+    assert marked == len(before)  # every stuck execution of the preview, nothing else
+    assert set(before["id"]) <= set(after["id"])
+    assert "applied" in text and "set APPLY = True" not in text
