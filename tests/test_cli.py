@@ -197,3 +197,22 @@ def test_run_notebooks_needs_notebooks(
         main(["run-notebooks", "--notebooks", str(tmp_path), "--output", str(tmp_path / "o")]) == 1
     )
     assert "a folder holding .ipynb files" in capsys.readouterr().err
+
+
+def test_db_status_says_which_home_and_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.delenv("ATTUNE_DB_URL", raising=False)
+    monkeypatch.delenv("ATTUNE_NB_HOME", raising=False)
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert main(["db", "status"]) == 3
+    out = capsys.readouterr().out
+    assert out.splitlines()[:2] == [
+        f"home: {tmp_path / '.attune_nb'}",
+        f"  chosen because: no .attune_nb yet: the root of the git checkout holding "
+        f"{tmp_path / 'notebooks'}",
+    ]
+    assert "not created yet" in out
+    assert not (tmp_path / "notebooks" / ".attune_nb").exists()
