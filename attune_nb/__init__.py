@@ -30,6 +30,7 @@ from attune_nb.errors import (
     SchemaMissing,
     SeedError,
     StaleUpdate,
+    WritesNotAllowed,
 )
 from attune_nb.hierarchy import ExecutionNode
 from attune_nb.lifecycle import ExecutionStatus
@@ -62,6 +63,7 @@ __all__ = [
     "SeedError",
     "StaleUpdate",
     "Trace",
+    "WritesNotAllowed",
     "connect",
 ]
 

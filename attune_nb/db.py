@@ -98,15 +98,23 @@ class Database(Engine):
         return self.read(stmt, SUMMARY_COLUMNS)
 
 
-def open_database(url: str | None = None, *, readonly: bool = False) -> Database:
+def open_database(
+    url: str | None = None, *, readonly: bool = False, allow_writes: bool = False
+) -> Database:
     """Open the database without checking its schema (what ``migrate`` needs)."""
+    if not isinstance(allow_writes, bool):
+        raise ConfigurationError("allow_writes", allow_writes, "True or False")
     raw, embedded = resolve_url(url)
     engine, _masked = open_engine(raw, readonly=readonly)
-    return Database(engine, readonly=readonly, embedded=embedded)
+    return Database(engine, readonly=readonly, embedded=embedded, allow_writes=allow_writes)
 
 
 def connect(
-    url: str | None = None, *, readonly: bool = False, demo: bool | None = None
+    url: str | None = None,
+    *,
+    readonly: bool = False,
+    allow_writes: bool = False,
+    demo: bool | None = None,
 ) -> Database:
     """Open an Attune database and check that it has the schema attune_nb needs.
 
@@ -115,6 +123,12 @@ def connect(
     ``postgresql://`` URLs use psycopg2. With ``readonly=True`` every transaction is
     read-only in the database itself and a write raises
     :class:`~attune_nb.errors.ReadOnlyError`.
+
+    On a database attune_nb did not create (a real Attune one) reads need nothing,
+    but every write raises :class:`~attune_nb.errors.WritesNotAllowed` unless
+    ``allow_writes=True``: with it, each write that Attune's services will not hear
+    about warns :class:`~attune_nb.errors.DatabaseOnlyWarning` before it happens.
+    attune_nb's own databases (the embedded demo, test copies) need no opt-in.
 
     The embedded default is attune_nb's own: it is migrated when needed and, the
     first time it is found empty, gets the demo history (20,000 executions, seed
@@ -134,7 +148,7 @@ def connect(
     'postgresql://attune:***@db:5432/attune'
     """
     seed_demo = _wants_demo(demo)
-    db = open_database(url, readonly=readonly)
+    db = open_database(url, readonly=readonly, allow_writes=allow_writes)
     try:
         if db.embedded:
             _prepare_embedded(db, demo=seed_demo)

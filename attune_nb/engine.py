@@ -13,6 +13,7 @@ import contextlib
 import functools
 import logging
 import os
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Self
 from urllib.parse import unquote
@@ -26,7 +27,13 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from attune_nb._reader import ArrowReader
 from attune_nb.driver import translate_errors
-from attune_nb.errors import DatabaseUnavailable, SchemaMismatch, SchemaMissing
+from attune_nb.errors import (
+    DatabaseOnlyWarning,
+    DatabaseUnavailable,
+    SchemaMismatch,
+    SchemaMissing,
+    WritesNotAllowed,
+)
 from attune_nb.frames import Column
 
 __all__ = ["ENV_URL", "SCHEMA", "Engine", "mask_url", "open_engine", "resolve_url"]
@@ -144,11 +151,13 @@ class Engine:
         *,
         readonly: bool,
         embedded: bool = False,
+        allow_writes: bool = False,
         reader: ArrowReader | None = None,
     ) -> None:
         self.engine = engine
         self.readonly = readonly
         self.embedded = embedded
+        self.allow_writes = allow_writes
         self.url = mask_url(engine.url)
         self.reader = reader or ArrowReader(
             libpq_uri(engine.url), url=self.url, settings=session_settings(readonly=readonly)
@@ -248,6 +257,27 @@ class Engine:
         False means a real Attune database: status changes made here reach no worker.
         """
         return bool(self.scalar("SELECT to_regclass('attune_nb.schema_migration') IS NOT NULL"))
+
+    def check_write(self, action: str, *, unheard: str | None = None) -> None:
+        """Call before every write: refuse it or warn, as the database requires.
+
+        On a database attune_nb did not create (not :attr:`managed`), a write needs
+        ``allow_writes=True`` (:class:`WritesNotAllowed` otherwise) and, when
+        ``unheard`` says what Attune's services will not do because of it, warns
+        :class:`DatabaseOnlyWarning` first. Our own databases (the demo, tests) pass.
+        """
+        if self.managed:
+            return
+        if not self.allow_writes:
+            raise WritesNotAllowed(self.url, action)
+        if unheard:
+            warnings.warn(
+                f"{action} writes to the database only: {unheard}. Attune's services learn "
+                "of changes through their message broker, which a database write does not "
+                "reach.",
+                DatabaseOnlyWarning,
+                stacklevel=3,
+            )
 
     def check_schema(self) -> None:
         """Raise :class:`SchemaMissing` or :class:`SchemaMismatch` unless the schema serves us."""

@@ -53,6 +53,7 @@ __all__ = [
     "SchemaMissing",
     "SeedError",
     "StaleUpdate",
+    "WritesNotAllowed",
 ]
 
 
@@ -180,6 +181,22 @@ class ReadOnlyError(AttuneNbError):
         )
 
 
+class WritesNotAllowed(AttuneNbError):
+    """A write on a database attune_nb did not create, without ``allow_writes=True``."""
+
+    def __init__(self, url: str, action: str) -> None:
+        self.url = url
+        self.action = action
+        super().__init__(
+            f"{action} refused: {url} was not created by attune_nb (it looks like a real "
+            "Attune database), and attune_nb writes there only when asked. Reads need no "
+            "opt-in. attune_nb.connect(url, allow_writes=True) allows writes; it means that "
+            "you change Attune's tables directly, and that Attune's services (the executor, "
+            "the workers, the API) are not told: each such write warns DatabaseOnlyWarning "
+            "first, saying what will not happen. Prefer Attune's API where it has the action"
+        )
+
+
 class SeedError(AttuneNbError):
     """Demo data was refused (the database already has executions) or failed."""
 
@@ -270,4 +287,8 @@ class AttuneNbWarning(UserWarning):
 
 
 class DatabaseOnlyWarning(AttuneNbWarning):
-    """A status change in the database that a live Attune's workers will not hear about."""
+    """A write on a real Attune database that Attune's services will not hear about.
+
+    Issued before the write, saying what will not happen (the worker keeps running,
+    the workflow does not resume, no executor schedules it).
+    """
