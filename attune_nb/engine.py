@@ -258,13 +258,15 @@ class Engine:
         """
         return bool(self.scalar("SELECT to_regclass('attune_nb.schema_migration') IS NOT NULL"))
 
-    def check_write(self, action: str, *, unheard: str | None = None) -> None:
+    def check_write(self, action: str, *, unheard: str | None = None, stacklevel: int = 3) -> None:
         """Call before every write: refuse it or warn, as the database requires.
 
         On a database attune_nb did not create (not :attr:`managed`), a write needs
         ``allow_writes=True`` (:class:`WritesNotAllowed` otherwise) and, when
         ``unheard`` says what Attune's services will not do because of it, warns
-        :class:`DatabaseOnlyWarning` first. Our own databases (the demo, tests) pass.
+        :class:`DatabaseOnlyWarning` first (``stacklevel`` as for ``warnings.warn``,
+        counted from the caller of this method). Our own databases (the demo, tests)
+        pass.
         """
         if self.managed:
             return
@@ -276,7 +278,7 @@ class Engine:
                 "of changes through their message broker, which a database write does not "
                 "reach.",
                 DatabaseOnlyWarning,
-                stacklevel=3,
+                stacklevel=stacklevel,
             )
 
     def check_schema(self) -> None:

@@ -253,9 +253,9 @@ def test_latest_refuses_a_bad_filter(db: attune_nb.Database) -> None:
 # -- update -------------------------------------------------------------------------------
 
 
-def test_update_status_skips_the_lifecycle_check(db: attune_nb.Database) -> None:
+def test_update_status_skips_the_lifecycle_check_when_forced(db: attune_nb.Database) -> None:
     created = db.executions.create("core.echo")
-    updated = db.executions.update(created.id, status="running")
+    updated = db.executions.update(created.id, status="running", force=True)
     assert updated.status is ExecutionStatus.RUNNING
     assert db.executions.get(created.id).status is ExecutionStatus.RUNNING
     history = db.executions.history(created.id)

@@ -805,12 +805,26 @@ def test_apply_on_a_read_only_connection_changes_nothing(
 # -- update: Attune's own unchecked write --------------------------------------------------
 
 
-def test_update_makes_no_lifecycle_check(shared: attune_nb.Database) -> None:
+def test_update_refuses_a_move_the_lifecycle_forbids(shared: attune_nb.Database) -> None:
+    """The issue's probe: a cancelled execution must not quietly run again."""
+    e = make(shared, "cancelled")
+    before = snapshot(shared, e.id)
+    with pytest.raises(InvalidTransition) as info:
+        shared.executions.update(e.id, status="running", result={"x": 1})
+    assert (info.value.current, info.value.requested, info.value.execution_id) == (
+        "cancelled",
+        "running",
+        e.id,
+    )
+    assert snapshot(shared, e.id) == before  # the result was not written either
+
+
+def test_update_with_force_writes_what_the_services_write(shared: attune_nb.Database) -> None:
     e = make(shared, "requested")
-    running = shared.executions.update(e.id, status="running")  # the services do this
+    running = shared.executions.update(e.id, status="running", force=True)  # unguarded path
     assert running.status is ExecutionStatus.RUNNING
     assert running.started_at is None  # update sets only what it is given
-    back = shared.executions.update(e.id, status=ExecutionStatus.REQUESTED)  # even odd moves
+    back = shared.executions.update(e.id, status=ExecutionStatus.REQUESTED, force=True)
     assert back.status is ExecutionStatus.REQUESTED
     assert status_moves(shared, e.id) == [
         (None, "requested"),
@@ -819,9 +833,19 @@ def test_update_makes_no_lifecycle_check(shared: attune_nb.Database) -> None:
     ]
 
 
-def test_update_from_terminal_is_allowed_too(shared: attune_nb.Database) -> None:
-    e = make(shared, "completed")
+def test_update_to_an_allowed_or_the_same_status_needs_no_force(
+    shared: attune_nb.Database,
+) -> None:
+    e = make(shared, "scheduled")
+    assert shared.executions.update(e.id, status="scheduled", result={"a": 1}).result == {"a": 1}
     assert shared.executions.update(e.id, status="Running").status is ExecutionStatus.RUNNING
+
+
+def test_update_refuses_a_force_that_is_not_a_bool(shared: attune_nb.Database) -> None:
+    e = make(shared, "completed")
+    with pytest.raises(attune_nb.ConfigurationError):
+        shared.executions.update(e.id, status="running", force="yes")
+    assert shared.executions.get(e.id).status is ExecutionStatus.COMPLETED
 
 
 @pytest.mark.parametrize(
@@ -874,7 +898,7 @@ def test_update_unknown_id_is_not_found(shared: attune_nb.Database, fields: dict
 
 
 @pytest.fixture(scope="module")
-def unmanaged(pg: ThrowawayServer) -> Iterator[attune_nb.Database]:
+def unmanaged_url(pg: ThrowawayServer) -> Iterator[str]:
     """A migrated database made to look like a real Attune one: the attune_nb ledger is gone."""
     url = pg.create_database(name="transitions_unmanaged")
     setup = attune_nb.connect(url)
@@ -882,66 +906,132 @@ def unmanaged(pg: ThrowawayServer) -> Iterator[attune_nb.Database]:
     with setup.transaction() as conn:
         conn.execute(sa.text("DROP SCHEMA attune_nb CASCADE"))
     setup.close()
-    real = attune_nb.connect(url)  # reconnect: managed is probed once per Database
+    yield url
+    pg.drop_database("transitions_unmanaged")
+
+
+@pytest.fixture(scope="module")
+def unmanaged(unmanaged_url: str) -> Iterator[attune_nb.Database]:
+    """The real-looking database, opened with the write opt-in."""
+    real = attune_nb.connect(unmanaged_url, allow_writes=True)
     yield real
     real.close()
-    pg.drop_database("transitions_unmanaged")
+
+
+@pytest.fixture(scope="module")
+def refusing(unmanaged_url: str) -> Iterator[attune_nb.Database]:
+    """The real-looking database, opened without the opt-in."""
+    real = attune_nb.connect(unmanaged_url)
+    yield real
+    real.close()
+
+
+def insert(db: attune_nb.Database, status: str, *, action_ref: str = "core.echo") -> int:
+    """An execution written with plain SQL (attune_nb's own writes are what is tested)."""
+    with db.transaction() as conn:
+        return int(
+            conn.execute(
+                sa.text(
+                    "INSERT INTO attune.execution (action_ref, status) "
+                    "VALUES (:a, CAST(:s AS attune.execution_status_enum)) RETURNING id"
+                ),
+                {"a": action_ref, "s": status},
+            ).scalar_one()
+        )
 
 
 def test_managed_database_is_managed(shared: attune_nb.Database) -> None:
     assert shared.managed is True
 
 
-@pytest.mark.parametrize(
-    ("current", "to"),
-    [
-        ("running", "cancelled"),
-        ("running", "canceling"),
-        ("running", "abandoned"),
-        ("running", "failed"),
-        ("running", "timeout"),
-        ("canceling", "cancelled"),
-    ],
-    ids=lambda v: v,
-)
-def test_unmanaged_database_warns_when_stopping_live_work(
-    unmanaged: attune_nb.Database, current: str, to: str
+def test_reads_need_no_opt_in(refusing: attune_nb.Database) -> None:
+    e = insert(refusing, "running")
+    assert refusing.managed is False
+    assert refusing.executions.get(e).status is ExecutionStatus.RUNNING
+    assert e in refusing.executions.frame(status="running")["id"].tolist()
+    assert refusing.executions.count(status="running") >= 1
+    assert refusing.executions.bulk_transition("cancelled", ids=[e])["allowed"].all()  # preview
+
+
+WRITES: dict[str, Any] = {
+    "create": lambda ex, e: ex.create("core.echo"),
+    "update": lambda ex, e: ex.update(e, result={"x": 1}),
+    "delete": lambda ex, e: ex.delete(e),
+    "transition": lambda ex, e: ex.transition(e, "cancelled"),
+    "apply": lambda ex, e: ex.apply(ex.bulk_transition("cancelled", ids=[e])),
+    "bulk": lambda ex, e: ex.bulk_transition("cancelled", ids=[e], dry_run=False),
+}
+
+
+@pytest.mark.parametrize("write", list(WRITES))
+def test_every_write_is_refused_without_the_opt_in(
+    refusing: attune_nb.Database, write: str
 ) -> None:
-    assert unmanaged.managed is False
-    e = make(unmanaged, current)
-    with pytest.warns(DatabaseOnlyWarning, match="worker") as record:
-        moved = unmanaged.executions.transition(e.id, to)
-    assert moved.status.value == to
+    e = insert(refusing, "running")
+    before = table_state(refusing)
+    with pytest.raises(attune_nb.WritesNotAllowed, match="allow_writes=True") as info:
+        WRITES[write](refusing.executions, e)
+    assert info.value.url == refusing.url
+    assert "Reads need no opt-in" in str(info.value)
+    assert table_state(refusing) == before
+
+
+@pytest.mark.parametrize(
+    ("write", "says"),
+    [
+        ("create", "no executor will schedule it"),
+        ("update", "a worker running it keeps running"),
+        ("delete", "keeps running"),
+        ("transition", "the worker is not told and keeps running"),
+        ("apply", "the worker is not told and keeps running"),
+        ("bulk", "the worker is not told and keeps running"),
+    ],
+)
+def test_every_write_warns_what_will_not_happen(
+    unmanaged: attune_nb.Database, write: str, says: str
+) -> None:
+    e = insert(unmanaged, "running")
+    with pytest.warns(DatabaseOnlyWarning, match=says) as record:
+        WRITES[write](unmanaged.executions, e)
     assert len(record) == 1
     # stacklevel points at the caller: in a notebook, the cell that made the change
     assert record[0].filename == __file__
 
 
+@pytest.mark.parametrize("write", list(WRITES))
+def test_the_warning_comes_before_the_write(unmanaged: attune_nb.Database, write: str) -> None:
+    """Turned into an error (as in this suite's settings), the warning stops the write."""
+    e = insert(unmanaged, "running")
+    before = table_state(unmanaged)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DatabaseOnlyWarning)
+        with pytest.raises(DatabaseOnlyWarning):
+            WRITES[write](unmanaged.executions, e)
+    assert table_state(unmanaged) == before
+
+
 @pytest.mark.parametrize(
-    ("current", "to"),
+    ("current", "to", "says"),
     [
-        ("requested", "cancelled"),
-        ("scheduled", "abandoned"),
-        ("running", "completed"),
+        ("running", "cancelled", "keeps running it"),
+        ("running", "canceling", "not asked to stop"),
+        ("running", "abandoned", "keeps running it"),
+        ("running", "failed", "keeps running it"),
+        ("running", "timeout", "keeps running it"),
+        ("canceling", "cancelled", "keeps running it"),
+        ("requested", "cancelled", "executor is not told"),
+        ("scheduled", "abandoned", "executor is not told"),
+        ("scheduled", "running", "nothing will run it"),
     ],
     ids=lambda v: v,
 )
-def test_unmanaged_database_is_quiet_when_no_work_runs(
-    unmanaged: attune_nb.Database, current: str, to: str
+def test_unmanaged_transitions_say_what_will_not_happen(
+    unmanaged: attune_nb.Database, current: str, to: str, says: str
 ) -> None:
-    e = make(unmanaged, current)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        unmanaged.executions.transition(e.id, to)
-
-
-def test_unmanaged_bulk_apply_warns(unmanaged: attune_nb.Database) -> None:
-    e = make(unmanaged, "running", action_ref="bulk.live")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        unmanaged.executions.bulk_transition("cancelled", ids=[e.id])  # a preview: silent
-    with pytest.warns(DatabaseOnlyWarning):
-        unmanaged.executions.bulk_transition("cancelled", ids=[e.id], dry_run=False)
+    e = insert(unmanaged, current)
+    with pytest.warns(DatabaseOnlyWarning, match=says):
+        moved = unmanaged.executions.transition(e, to)
+    assert moved.status.value == to
 
 
 def test_managed_database_does_not_warn(shared: attune_nb.Database) -> None:

@@ -7,7 +7,6 @@ transaction, compare-and-set per row.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Unpack
@@ -19,7 +18,6 @@ from sqlalchemy.dialects import postgresql
 from attune_nb import frames
 from attune_nb.errors import (
     ConfigurationError,
-    DatabaseOnlyWarning,
     ExecutionNotFound,
     InvalidFilter,
     StaleUpdate,
@@ -110,6 +108,11 @@ class ExecutionWrites(RepositoryPart):
             raise ConfigurationError("timeout_seconds", timeout_seconds, "a number above 0")
         if started_at is not None:
             values["started_at"] = to_utc("started_at", started_at)
+        self.db.check_write(
+            "create",
+            unheard="no executor will schedule it: Attune's executor picks up new executions "
+            "from the API's message, not from the table",
+        )
         with self.db.transaction() as conn:
             if values["parent"] is not None:
                 exists = conn.execute(sa.select(_e.c.id).where(_e.c.id == values["parent"]))
@@ -132,13 +135,15 @@ class ExecutionWrites(RepositoryPart):
         workflow_task: Any = UNSET,
         trace_tag: Any = UNSET,
         config: Any = UNSET,
+        force: bool = False,
     ) -> Execution:
         """Set the given fields as they are, like Attune's own repository; return the row.
 
-        No lifecycle check is made (Attune's services move an execution from requested
-        straight to running with it), but ``status`` must be one of the ten. Use
-        :meth:`transition` for operator changes: it validates and compare-and-sets.
-        With no field given the row is returned unchanged. The history is the trigger's.
+        A ``status`` the lifecycle does not allow from the current one (a cancelled
+        execution back to running, say) raises :class:`InvalidTransition` unless
+        ``force=True``, the way Attune's own unguarded paths write. Use
+        :meth:`transition` for operator changes: it also compare-and-sets. With no
+        field given the row is returned unchanged. The history is the trigger's.
         """
         execution_id = check_id("id", execution_id)
         changes: dict[str, Any] = {}
@@ -158,9 +163,23 @@ class ExecutionWrites(RepositoryPart):
         ):
             if value is not UNSET:
                 changes[name] = value
+        if not isinstance(force, bool):
+            raise ConfigurationError("force", force, "True or False")
         if not changes:
             return self.get(execution_id)
+        self.db.check_write(
+            "update",
+            unheard="the executor and the workers are not told; a worker running it keeps running",
+        )
         with self.db.transaction() as conn:
+            current = conn.execute(
+                sa.select(_e.c.status).where(_e.c.id == execution_id).with_for_update()
+            ).scalar()
+            if current is None:
+                raise ExecutionNotFound(execution_id)
+            target = changes.get("status")
+            if target is not None and target != str(current) and not force:
+                check_transition(str(current), target, execution_id=execution_id)
             row = (
                 conn.execute(
                     _e.update().where(_e.c.id == execution_id).values(**changes).returning(*_e.c)
@@ -175,6 +194,11 @@ class ExecutionWrites(RepositoryPart):
     def delete(self, execution_id: int, /) -> bool:
         """Delete an execution; False when there was none. Its history stays."""
         execution_id = check_id("id", execution_id)
+        self.db.check_write(
+            "delete",
+            unheard="a worker running it is not told and keeps running; its child tasks and "
+            "inquiries stay",
+        )
         with self.db.transaction() as conn:
             return conn.execute(_e.delete().where(_e.c.id == execution_id)).rowcount > 0
 
@@ -214,6 +238,7 @@ class ExecutionWrites(RepositoryPart):
             guard = parse_status(expected) if expected is not None else ExecutionStatus(current)
             if expected is None:
                 check_transition(guard, target, execution_id=execution_id)
+            self.db.check_write("transition", unheard=_unheard(guard, target))
             values: dict[str, Any] = {"status": target.value}
             if target is ExecutionStatus.RUNNING:
                 values["started_at"] = sa.func.coalesce(_e.c.started_at, sa.func.now())
@@ -236,29 +261,7 @@ class ExecutionWrites(RepositoryPart):
                 if actual is None:
                     raise ExecutionNotFound(execution_id)
                 raise StaleUpdate(execution_id, guard.value, str(actual))
-        self._warn_if_live(guard, target)
         return Execution.from_row(row)
-
-    def _warn_if_live(self, current: ExecutionStatus, target: ExecutionStatus) -> None:
-        stopping = target in (
-            ExecutionStatus.CANCELING,
-            ExecutionStatus.CANCELLED,
-            ExecutionStatus.ABANDONED,
-            ExecutionStatus.FAILED,
-            ExecutionStatus.TIMEOUT,
-        )
-        if (
-            stopping
-            and current in (ExecutionStatus.RUNNING, ExecutionStatus.CANCELING)
-            and not self.db.managed
-        ):
-            warnings.warn(
-                f"status set to {target.value} in the database only: a live Attune's worker is "
-                "not told (its message broker is not involved) and may keep running. Cancel "
-                "through Attune's API to stop the work itself.",
-                DatabaseOnlyWarning,
-                stacklevel=3,
-            )
 
     def bulk_transition(
         self,
@@ -315,7 +318,7 @@ class ExecutionWrites(RepositoryPart):
         if dry_run:
             return preview
         log.info("bulk_transition to %s selected %d executions", target.value, len(preview))
-        return self.apply(preview, result=result)
+        return self._apply(preview, result=result)
 
     def apply(self, preview: pd.DataFrame, /, *, result: Any = UNSET) -> pd.DataFrame:
         """Apply a preview of :meth:`bulk_transition` exactly as it is, in one transaction.
@@ -341,11 +344,17 @@ class ExecutionWrites(RepositoryPart):
         >>> done.loc[1, "reason"]
         'skipped: changed meanwhile (from scheduled to running)'
         """
+        return self._apply(preview, result=result)
+
+    def _apply(self, preview: pd.DataFrame, *, result: Any) -> pd.DataFrame:
         moves = _moves(preview)
         todo = [m for m in moves if m[4]]
         changed: set[int] = set()
         now: dict[int, str] = {}
         if todo:
+            unheard = sorted({_unheard(m[2], m[3]) for m in todo})
+            # 4: the caller of apply() or bulk_transition(), through _apply and check_write
+            self.db.check_write("apply", unheard="; ".join(unheard), stacklevel=4)
             with self.db.transaction() as conn:
                 # Lock the previewed rows in id order (concurrent applies never deadlock)
                 # and learn their status now; then compare-and-set each against the preview.
@@ -381,9 +390,31 @@ class ExecutionWrites(RepositoryPart):
         frame.index = preview.index
         applied = len(changed)
         log.info("apply: %d applied, %d skipped", applied, len(frame) - applied)
-        for current, target in sorted({(m[2], m[3]) for m in todo if m[0] in changed}):
-            self._warn_if_live(current, target)
         return frame
+
+
+_QUEUED = (ExecutionStatus.REQUESTED, ExecutionStatus.SCHEDULING, ExecutionStatus.SCHEDULED)
+_LIVE = (ExecutionStatus.RUNNING, ExecutionStatus.CANCELING)
+
+
+def _unheard(current: ExecutionStatus, target: ExecutionStatus) -> str:
+    """What Attune's services will not do when ``current -> target`` is written directly."""
+    if current in _LIVE and target is ExecutionStatus.CANCELING:
+        return (
+            "the worker is not asked to stop, so it keeps running, and nothing will move the "
+            "execution on to cancelled"
+        )
+    if current in _LIVE:
+        return f"the worker is not told and keeps running it ({current.value} -> {target.value})"
+    if current in _QUEUED and target.is_terminal:
+        return (
+            f"the executor is not told ({current.value} -> {target.value}); one that has "
+            "claimed it already may still dispatch it to a worker"
+        )
+    return (
+        f"no executor or worker acts on it ({current.value} -> {target.value}): nothing "
+        "will run it or move it on"
+    )
 
 
 def _preview_row(
