@@ -844,7 +844,7 @@ def test_update_to_an_allowed_or_the_same_status_needs_no_force(
 def test_update_refuses_a_force_that_is_not_a_bool(shared: attune_nb.Database) -> None:
     e = make(shared, "completed")
     with pytest.raises(attune_nb.ConfigurationError):
-        shared.executions.update(e.id, status="running", force="yes")
+        shared.executions.update(e.id, status="running", force="yes")  # type: ignore[arg-type]
     assert shared.executions.get(e.id).status is ExecutionStatus.COMPLETED
 
 
@@ -1113,3 +1113,188 @@ def test_timestamps_are_aware_utc(shared: attune_nb.Database) -> None:
     running = shared.executions.transition(e.id, "running")
     assert running.started_at is not None
     assert running.started_at.utcoffset() == timedelta(0)
+
+
+# -- cancel: as Attune's API does it -------------------------------------------------------
+
+ATTUNE_CANCEL_RESULT = {"error": "Cancelled by user before execution started"}
+
+
+def ask(db: attune_nb.Database, execution_id: int, *, status: str = "pending") -> int:
+    """An inquiry of ``execution_id``, written with plain SQL."""
+    with db.transaction() as conn:
+        return int(
+            conn.execute(
+                sa.text(
+                    "INSERT INTO attune.inquiry (created_by_execution, prompt, response_options, "
+                    "status) VALUES (:e, 'go on?', '[\"yes\"]', "
+                    "CAST(:s AS attune.inquiry_status_enum)) RETURNING id"
+                ),
+                {"e": execution_id, "s": status},
+            ).scalar_one()
+        )
+
+
+def inquiry_status(db: attune_nb.Database, inquiry_id: int) -> str:
+    return str(db.scalar("SELECT status::text FROM attune.inquiry WHERE id = :i", i=inquiry_id))
+
+
+@pytest.mark.parametrize("status", ["requested", "scheduling", "scheduled"])
+def test_cancel_before_start_is_cancelled_with_attunes_result(
+    shared: attune_nb.Database, status: str
+) -> None:
+    e = make(shared, status)
+    done = shared.executions.cancel(e.id)
+    now = shared.executions.get(e.id)
+    assert now.status is ExecutionStatus.CANCELLED
+    assert now.result == ATTUNE_CANCEL_RESULT
+    assert done.changed["id"].tolist() == [e.id]
+    assert status_moves(shared, e.id)[-1] == (status, "cancelled")
+
+
+def test_cancel_of_a_running_execution_asks_it_to_stop(shared: attune_nb.Database) -> None:
+    e = make(shared, "running", result={"partial": 1})
+    done = shared.executions.cancel(e.id)
+    now = shared.executions.get(e.id)
+    assert now.status is ExecutionStatus.CANCELING
+    assert now.result == {"partial": 1}  # the worker writes the final result, not the cancel
+    assert done.executions["to"].astype(str).tolist() == ["canceling"]
+
+
+@pytest.mark.parametrize("status", ["completed", "failed", "cancelled", "canceling"])
+def test_cancel_refuses_what_cannot_be_cancelled(shared: attune_nb.Database, status: str) -> None:
+    e = make(shared, status)
+    before = snapshot(shared, e.id)
+    with pytest.raises(InvalidTransition) as info:
+        shared.executions.cancel(e.id)
+    assert info.value.execution_id == e.id
+    assert snapshot(shared, e.id) == before
+
+
+def test_cancel_of_a_missing_execution(shared: attune_nb.Database) -> None:
+    with pytest.raises(ExecutionNotFound):
+        shared.executions.cancel(987654321)
+
+
+@pytest.fixture
+def workflow(db: attune_nb.Database) -> dict[str, int]:
+    """root (running) -> queued, running, done (completed) -> late (requested)."""
+    ex = db.executions
+    ids = {"root": make(db, "running", action_ref="wf.root").id}
+    ids["queued"] = ex.create("wf.queued", parent=ids["root"], status="scheduled").id
+    ids["running"] = ex.create("wf.running", parent=ids["root"], status="running").id
+    ids["done"] = ex.create("wf.done", parent=ids["root"], status="completed").id
+    ids["late"] = ex.create("wf.late", parent=ids["done"], status="requested").id
+    return ids
+
+
+def test_cancel_cascades_to_the_tasks_of_a_workflow(
+    db: attune_nb.Database, workflow: dict[str, int]
+) -> None:
+    before_running = snapshot(db, workflow["running"])
+    done = db.executions.cancel(workflow["root"])
+    status = {k: db.executions.get(v).status.value for k, v in workflow.items()}
+    assert status == {
+        "root": "canceling",
+        "queued": "cancelled",
+        "running": "running",  # left to finish
+        "done": "completed",
+        "late": "cancelled",  # below a finished task, still not started
+    }
+    assert snapshot(db, workflow["running"]) == before_running
+    rows = done.executions.set_index("id")
+    assert workflow["done"] not in rows.index  # finished tasks are not listed
+    assert str(rows.loc[workflow["running"], "reason"]).startswith("left running")
+    assert not rows.loc[workflow["running"], "applied"]
+    assert db.executions.get(workflow["queued"]).result == ATTUNE_CANCEL_RESULT
+    # one transaction: every change carries the same transaction time
+    times = {
+        h.time
+        for key in ("root", "queued", "late")
+        for h in history(db, workflow[key])
+        if h.operation == "UPDATE"
+    }
+    assert len(times) == 1
+
+
+def test_cancel_can_stop_running_tasks_too(
+    db: attune_nb.Database, workflow: dict[str, int]
+) -> None:
+    db.executions.cancel(workflow["root"], cancel_running_children=True)
+    assert db.executions.get(workflow["running"]).status is ExecutionStatus.CANCELING
+
+
+def test_cancel_cancels_the_pending_inquiries_of_what_it_cancelled(
+    db: attune_nb.Database, workflow: dict[str, int]
+) -> None:
+    waiting = ask(db, workflow["queued"])
+    answered = ask(db, workflow["queued"], status="responded")
+    still_running = ask(db, workflow["running"])
+    of_the_root = ask(db, workflow["root"])  # canceling, not cancelled: stays answerable
+    done = db.executions.cancel(workflow["root"])
+    assert done.inquiries == (waiting,)
+    assert inquiry_status(db, waiting) == "cancelled"
+    assert inquiry_status(db, answered) == "responded"
+    assert inquiry_status(db, still_running) == "pending"
+    assert inquiry_status(db, of_the_root) == "pending"
+    assert repr(done) == (
+        "<Cancellation: 3 executions changed (1 canceling, 2 cancelled), 1 left as they are, "
+        "1 inquiries>"
+    )
+
+
+def test_cancel_of_a_preview_applies_exactly_it(db: attune_nb.Database) -> None:
+    a = make(db, "requested", action_ref="many.a")
+    b = make(db, "scheduled", action_ref="many.b")
+    c = make(db, "running", action_ref="many.c")
+    preview = db.executions.cancel_preview(action_ref="many.*")
+    assert preview["id"].tolist() == [a.id, b.id, c.id]
+    assert preview["to"].astype(str).tolist() == ["cancelled", "cancelled", "canceling"]
+    late = make(db, "requested", action_ref="many.late")  # not in the preview
+    db.executions.transition(b.id, "running")  # moves on meanwhile
+    done = db.executions.cancel(preview)
+    assert done.executions["reason"].tolist() == [
+        "applied",
+        "skipped: changed meanwhile (from scheduled to running)",
+        "applied",
+    ]
+    assert db.executions.get(late.id).status is ExecutionStatus.REQUESTED
+    assert db.executions.get(b.id).status is ExecutionStatus.RUNNING
+
+
+def test_cancel_refuses_a_preview_that_is_not_a_cancel(db: attune_nb.Database) -> None:
+    e = make(db, "requested")
+    other = db.executions.bulk_transition("abandoned", ids=[e.id])
+    before = table_state(db)
+    with pytest.raises(InvalidFilter, match="cancel preview"):
+        db.executions.cancel(other)
+    assert table_state(db) == before
+
+
+def test_cancel_preview_changes_nothing_and_needs_a_selection(
+    db: attune_nb.Database, workflow: dict[str, int]
+) -> None:
+    before = table_state(db)
+    preview = db.executions.cancel_preview(ids=[workflow["root"]])
+    _check_bulk_layout(preview)
+    assert table_state(db) == before
+    with pytest.raises(InvalidFilter):
+        db.executions.cancel_preview()
+    with pytest.raises(InvalidFilter):
+        db.executions.cancel_preview(
+            ids=[workflow["root"]],
+            cancel_running_children="yes",  # type: ignore[arg-type]
+        )
+
+
+def test_cancel_on_a_real_attune_database_needs_the_opt_in_and_warns(
+    refusing: attune_nb.Database, unmanaged: attune_nb.Database
+) -> None:
+    e = insert(refusing, "running")
+    with pytest.raises(attune_nb.WritesNotAllowed):
+        refusing.executions.cancel(e)
+    assert refusing.executions.get(e).status is ExecutionStatus.RUNNING
+    with pytest.warns(DatabaseOnlyWarning, match="not asked to stop") as record:
+        unmanaged.executions.cancel(e)
+    assert record[0].filename == __file__
+    assert unmanaged.executions.get(e).status is ExecutionStatus.CANCELING

@@ -8,6 +8,7 @@ transaction, compare-and-set per row.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Unpack
 
@@ -40,7 +41,7 @@ from attune_nb.repository._common import (
 
 
 class ExecutionWrites(RepositoryPart):
-    """Writes: create, update, delete, transition; bulk_transition previews, apply applies."""
+    """Writes: create, update, delete, transition; bulk_transition previews, apply; cancel."""
 
     def create(
         self,
@@ -365,15 +366,7 @@ class ExecutionWrites(RepositoryPart):
                     .with_for_update()
                 ).all()
                 now = {r.id: str(r.status) for r in locked}
-                stmt = sa.text(_BULK_UPDATE).bindparams(
-                    sa.bindparam("result", type_=postgresql.JSONB(none_as_null=True)),
-                    set_result=result is not UNSET,
-                    result=None if result is UNSET else result,
-                    ids=[m[0] for m in todo],
-                    expected=[m[2].value for m in todo],
-                    targets=[m[3].value for m in todo],
-                )
-                changed = {r[0] for r in conn.execute(stmt)}
+                changed = _compare_and_set(conn, todo, result)
         records = []
         for exec_id, action_ref, current, target, allowed in moves:
             if not allowed:
@@ -391,6 +384,252 @@ class ExecutionWrites(RepositoryPart):
         applied = len(changed)
         log.info("apply: %d applied, %d skipped", applied, len(frame) - applied)
         return frame
+
+    # -- cancel, as Attune's API does it ------------------------------------------------
+
+    def cancel_preview(
+        self,
+        *,
+        ids: Iterable[int] | None = None,
+        cancel_running_children: bool = False,
+        **filters: Unpack[ExecutionFilters],
+    ) -> pd.DataFrame:
+        """What :meth:`cancel` would do to the selected executions and their workflows.
+
+        Select with ``ids`` and/or the filters of :meth:`frame`. Each selected
+        execution and every task below it gets a row (the layout of
+        :meth:`bulk_transition`): not started (requested, scheduling, scheduled)
+        becomes cancelled; a selected running one becomes canceling; a running child
+        task is left to finish (``to`` is its own status) unless
+        ``cancel_running_children=True``. Finished children are left out; a selected
+        execution that cannot be cancelled says why. Nothing changes.
+
+        >>> db.executions.cancel_preview(ids=[19999])[["id", "current", "to", "allowed"]]
+              id  current         to  allowed
+        0  19999  running  canceling     True
+        1  20000  running    running    False
+        """
+        if not isinstance(cancel_running_children, bool):
+            raise InvalidFilter("cancel_running_children", cancel_running_children, "True or False")
+        where = execution_where(dict(filters))
+        if ids is None and not where:
+            raise InvalidFilter(
+                "ids", None, "ids=[…] or at least one filter: cancelling everything is never meant"
+            )
+        if ids is not None:
+            where.append(_e.c.id.in_(id_list("ids", ids)))
+        with self.db.transaction() as conn:
+            selected = [
+                r[0]
+                for r in conn.execute(sa.select(_e.c.id).select_from(_FROM).where(*where)).all()
+            ]
+            rows = (
+                conn.execute(sa.text(_CANCEL_TREE), {"roots": selected}).all() if selected else []
+            )
+        records = []
+        for exec_id, action_ref, status in rows:
+            current = ExecutionStatus(status)
+            chosen = exec_id in set(selected)
+            if current in _QUEUED:
+                target, reason = ExecutionStatus.CANCELLED, "allowed"
+            elif current is ExecutionStatus.RUNNING and (chosen or cancel_running_children):
+                target, reason = ExecutionStatus.CANCELING, "allowed"
+            elif current is ExecutionStatus.RUNNING:
+                target = current
+                reason = "left running: a child task finishes unless cancel_running_children=True"
+            elif not chosen:
+                continue  # a finished (or already canceling) task: nothing to say
+            elif current is ExecutionStatus.CANCELING:
+                target, reason = current, "already canceling"
+            else:
+                target, reason = current, f"{current.value} is terminal: nothing to cancel"
+            allowed = target is not current
+            records.append([exec_id, action_ref, current, target, allowed, reason, False])
+        return frames.records_frame(records, frames.BULK_COLUMNS)
+
+    def cancel(
+        self, target: int | pd.DataFrame, /, *, cancel_running_children: bool = False
+    ) -> Cancellation:
+        """Cancel as Attune's API does: one execution (and its workflow), or a cancel preview.
+
+        Not started (requested, scheduling, scheduled) becomes cancelled with Attune's
+        result ``{"error": "Cancelled by user before execution started"}``; running
+        becomes canceling; a workflow cascades to its tasks (running ones are left to
+        finish unless ``cancel_running_children=True``). Pending inquiries of the
+        executions cancelled are cancelled too. All of it is compare-and-set against
+        the statuses shown (by :meth:`cancel_preview`, which an id goes through
+        first), in one transaction; the result says what changed where.
+
+        An id that cannot be cancelled (finished, or canceling already) raises
+        :class:`InvalidTransition`.
+
+        >>> done = db.executions.cancel(19999)       # a running workflow
+        >>> done
+        <Cancellation: 1 executions changed (1 canceling), 1 left as they are, 0 inquiries>
+        >>> db.executions.get(19999).status
+        <ExecutionStatus.CANCELING: 'canceling'>
+        """
+        if isinstance(target, pd.DataFrame):
+            return self._cancel(target)
+        execution_id = check_id("id", target)
+        preview = self.cancel_preview(
+            ids=[execution_id], cancel_running_children=cancel_running_children
+        )
+        own = preview[preview["id"] == execution_id]
+        if own.empty:
+            self.get(execution_id)  # ExecutionNotFound, or a row that vanished meanwhile
+            raise ExecutionNotFound(execution_id)
+        if not bool(own["allowed"].iloc[0]):
+            current = ExecutionStatus(str(own["current"].iloc[0]))
+            check_transition(current, ExecutionStatus.CANCELING, execution_id=execution_id)
+            check_transition(current, ExecutionStatus.CANCELLED, execution_id=execution_id)
+        return self._cancel(preview)
+
+    def _cancel(self, preview: pd.DataFrame) -> Cancellation:
+        moves = _moves(preview)
+        for exec_id, _ref, current, to, _allowed in moves:
+            if to not in (ExecutionStatus.CANCELLED, ExecutionStatus.CANCELING, current):
+                raise InvalidFilter(
+                    "preview",
+                    f"execution {exec_id} moving {current.value} -> {to.value}",
+                    "a cancel preview (executions.cancel_preview): targets cancelled or canceling",
+                )
+        given = (
+            dict(zip(preview["id"].astype(int), preview["reason"].astype(str), strict=True))
+            if "reason" in preview.columns
+            else {}
+        )
+        todo = [m for m in moves if m[4]]
+        changed: set[int] = set()
+        now: dict[int, str] = {}
+        inquiries: list[int] = []
+        if todo:
+            unheard = sorted({_unheard(m[2], m[3]) for m in todo})
+            # 4: the caller of cancel(), through _cancel and check_write
+            self.db.check_write("cancel", unheard="; ".join(unheard), stacklevel=4)
+            with self.db.transaction() as conn:
+                locked = conn.execute(
+                    sa.select(_e.c.id, _e.c.status)
+                    .where(_e.c.id.in_(sorted({m[0] for m in todo})))
+                    .order_by(_e.c.id)
+                    .with_for_update()
+                ).all()
+                now = {r.id: str(r.status) for r in locked}
+                for to, result in (
+                    (ExecutionStatus.CANCELLED, CANCEL_RESULT),
+                    (ExecutionStatus.CANCELING, UNSET),
+                ):
+                    group = [m for m in todo if m[3] is to]
+                    if group:
+                        changed |= _compare_and_set(conn, group, result)
+                cancelled = sorted(
+                    m[0] for m in todo if m[0] in changed and m[3] is ExecutionStatus.CANCELLED
+                )
+                if cancelled:
+                    inquiries = _cancel_inquiries(conn, cancelled)
+        records = []
+        for exec_id, action_ref, current, to, allowed in moves:
+            if exec_id in changed:
+                reason = "applied"
+            elif not allowed:
+                reason = given.get(exec_id) or _refusal(current, to)
+            elif exec_id not in now:
+                reason = "skipped: gone (deleted since the preview)"
+            else:
+                reason = f"skipped: changed meanwhile (from {current.value} to {now[exec_id]})"
+            records.append([exec_id, action_ref, current, to, allowed, reason, exec_id in changed])
+        frame = frames.records_frame(records, frames.BULK_COLUMNS)
+        frame.index = preview.index
+        log.info(
+            "cancel: %d executions changed, %d inquiries cancelled", len(changed), len(inquiries)
+        )
+        return Cancellation(frame, tuple(inquiries))
+
+
+CANCEL_RESULT = {"error": "Cancelled by user before execution started"}
+"""The result Attune's API writes on an execution cancelled before it started."""
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    """What :meth:`ExecutionWrites.cancel` did: one row per execution, and the inquiries."""
+
+    executions: pd.DataFrame
+    inquiries: tuple[int, ...] = ()
+
+    @property
+    def changed(self) -> pd.DataFrame:
+        """The executions that changed."""
+        return self.executions[self.executions["applied"].astype(bool)]
+
+    def __repr__(self) -> str:
+        changed = self.changed
+        kinds = changed["to"].astype(str).value_counts()
+        parts = ", ".join(f"{n} {status}" for status, n in sorted(kinds.items()))
+        left = len(self.executions) - len(changed)
+        return (
+            f"<Cancellation: {len(changed)} executions changed ({parts or 'none'}), "
+            f"{left} left as they are, {len(self.inquiries)} inquiries>"
+        )
+
+
+Move = tuple[int, str, ExecutionStatus, ExecutionStatus, bool]
+
+
+def _compare_and_set(conn: sa.Connection, moves: Sequence[Move], result: Any) -> set[int]:
+    """Move each row to its target while it has its previewed status; the ids moved."""
+    stmt = sa.text(_BULK_UPDATE).bindparams(
+        sa.bindparam("result", type_=postgresql.JSONB(none_as_null=True)),
+        set_result=result is not UNSET,
+        result=None if result is UNSET else result,
+        ids=[m[0] for m in moves],
+        expected=[m[2].value for m in moves],
+        targets=[m[3].value for m in moves],
+    )
+    return {r[0] for r in conn.execute(stmt)}
+
+
+def _cancel_inquiries(conn: sa.Connection, execution_ids: list[int]) -> list[int]:
+    """Cancel the pending inquiries of ``execution_ids``; their ids."""
+    columns = (
+        conn.execute(
+            sa.text(
+                "SELECT array_agg(column_name::text) FROM information_schema.columns "
+                "WHERE table_schema = 'attune' AND table_name = 'inquiry'"
+            )
+        ).scalar()
+        or []
+    )
+    column = "created_by_execution" if "created_by_execution" in columns else "execution"
+    inquiry = sa.table(
+        "inquiry",
+        sa.column("id"),
+        sa.column(column),
+        sa.column("status"),
+        sa.column("updated"),
+        schema="attune",
+    )
+    rows = conn.execute(
+        inquiry.update()
+        .where(inquiry.c[column].in_(execution_ids), inquiry.c.status == "pending")
+        .values(status="cancelled", updated=sa.func.now())
+        .returning(inquiry.c.id)
+    ).all()
+    return sorted(r[0] for r in rows)
+
+
+# Every selected execution and every task below it (a loop in the parents is cut).
+_CANCEL_TREE = """
+WITH RECURSIVE tree(id, path) AS (
+    SELECT e.id, ARRAY[e.id] FROM attune.execution e WHERE e.id = ANY(CAST(:roots AS bigint[]))
+    UNION ALL
+    SELECT c.id, t.path || c.id FROM attune.execution c JOIN tree t ON c.parent = t.id
+    WHERE NOT c.id = ANY(t.path)
+)
+SELECT e.id, e.action_ref, e.status::text
+FROM attune.execution e WHERE e.id IN (SELECT id FROM tree)
+ORDER BY e.id
+"""
 
 
 _QUEUED = (ExecutionStatus.REQUESTED, ExecutionStatus.SCHEDULING, ExecutionStatus.SCHEDULED)
@@ -428,7 +667,7 @@ def _preview_row(
 _PREVIEW_NEEDS = ("id", "action_ref", "current", "to")
 
 
-def _moves(preview: Any) -> list[tuple[int, str, ExecutionStatus, ExecutionStatus, bool]]:
+def _moves(preview: Any) -> list[Move]:
     """The rows of a preview frame, checked: (id, action_ref, current, to, allowed now)."""
     wanted = "a preview frame from executions.bulk_transition(..., dry_run=True)"
     if not isinstance(preview, pd.DataFrame):
