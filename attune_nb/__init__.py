@@ -35,10 +35,12 @@ from attune_nb.errors import (
 from attune_nb.hierarchy import ExecutionNode
 from attune_nb.lifecycle import ExecutionStatus
 from attune_nb.records import Execution, Inquiry, Trace
+from attune_nb.repository import Cancellation
 
 __all__ = [
     "AttuneNbError",
     "AttuneNbWarning",
+    "Cancellation",
     "ConfigurationError",
     "Database",
     "DatabaseOnlyWarning",

@@ -19,6 +19,7 @@ import attune_nb
 PUBLIC = [
     "AttuneNbError",
     "AttuneNbWarning",
+    "Cancellation",
     "ConfigurationError",
     "Database",
     "DatabaseOnlyWarning",
@@ -43,6 +44,7 @@ PUBLIC = [
     "SeedError",
     "StaleUpdate",
     "Trace",
+    "WritesNotAllowed",
     "connect",
 ]
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 from attune_nb.repository._common import DEFAULT_LIMIT
 from attune_nb.repository.hierarchy import HierarchyQueries
 from attune_nb.repository.reads import ExecutionReads
-from attune_nb.repository.writes import ExecutionWrites
+from attune_nb.repository.writes import CANCEL_RESULT, Cancellation, ExecutionWrites
 
-__all__ = ["DEFAULT_LIMIT", "ExecutionRepository"]
+__all__ = ["CANCEL_RESULT", "DEFAULT_LIMIT", "Cancellation", "ExecutionRepository"]
 
 
 class ExecutionRepository(ExecutionReads, HierarchyQueries, ExecutionWrites):
