@@ -246,6 +246,23 @@ def test_ancestors_stop_at_a_dangling_parent(
     assert set(up["root"]) == {orphaned["top"]}
 
 
+def test_ancestors_of_an_execution_whose_own_parent_is_gone_flag_it(
+    db: attune_nb.Database, orphaned: dict[str, int]
+) -> None:
+    """The issue's probe: this used to be an empty frame, which reads as "no parent"."""
+    up = db.executions.ancestors(orphaned["top"])
+    assert column(up, "id") == [orphaned["top"]]
+    assert column(up, "depth") == [0]
+    assert column(up, "orphan") == [True]
+    assert column(up, "parent") == [orphaned["gone"]]
+    assert set(up["root"]) == {orphaned["top"]}
+
+
+def test_ancestors_of_a_true_root_stay_empty(db: attune_nb.Database) -> None:
+    root = db.executions.create("wf.root")
+    assert db.executions.ancestors(root.id).empty
+
+
 def test_a_dangling_parent_deep_in_the_chain(db: attune_nb.Database) -> None:
     first = db.executions.create("wf.first")
     chain = [db.executions.create("wf.step", parent=first.id).id]

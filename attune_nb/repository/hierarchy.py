@@ -85,7 +85,9 @@ class HierarchyQueries(RepositoryPart):
 
         ``depth`` is 1 for the parent; ``path`` runs from the execution up to the row;
         ``root`` is the topmost ancestor found; ``orphan`` marks a row whose parent is
-        set but gone; ``cycle`` marks where a loop in corrupted data was cut.
+        set but gone; ``cycle`` marks where a loop in corrupted data was cut. When the
+        execution's own parent is gone, the frame holds the execution itself (depth 0)
+        flagged ``orphan``, so a dangling link never reads as "no parent".
         """
         execution_id = check_id("id", execution_id)
         include = _check_include(include)
@@ -101,7 +103,11 @@ class HierarchyQueries(RepositoryPart):
                 FROM attune.execution p JOIN up u ON p.id = u.parent
                 WHERE NOT u.is_cycle
             )
-            SELECT id, depth, path, is_cycle FROM up WHERE depth > 0
+            SELECT id, depth, path, is_cycle FROM up
+            WHERE depth > 0 OR (
+                parent IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM attune.execution g WHERE g.id = up.parent)
+            )
         """).bindparams(id=execution_id)
         up = _nodes(up)
         top = (
