@@ -194,19 +194,26 @@ def test_update_of_several_tracked_fields_lists_them_all(db: Database) -> None:
     assert update["old_values"]["worker"] is None
     assert update["new_values"]["worker"] == worker
     assert update["new_values"]["executor"] == identity
-    assert update["new_values"]["result"] == {"ok": True}
-    assert update["new_values"]["workflow_task"] == {"task_name": "a"}
-    assert update["new_values"]["env_vars"] == {"A": "1"}
+    assert (
+        update["new_values"]["result"]["digest"]
+        == "md5:" + _md5_and_size(db, "result", execution_id)[0]
+    )
+    assert update["new_values"]["workflow_task"] == {"task_name": "a"}  # kept as it is
+    assert update["new_values"]["env_vars"]["type"] == "object"
     assert update["new_values"]["trace_tag"] == "t2"
 
 
 def test_update_of_two_fields_names_only_those(db: Database) -> None:
     execution_id = _insert(db, status="running")
     _update(db, execution_id, "status = 'completed', result = '{\"n\": 1}', config = '{}'")
+    md5, size = _md5_and_size(db, "result", execution_id)
     update = _history(db, execution_id)[-1]
     assert sorted(update["changed_fields"]) == ["result", "status"]
     assert update["old_values"] == {"status": "running", "result": None}
-    assert update["new_values"] == {"status": "completed", "result": {"n": 1}}
+    assert update["new_values"] == {
+        "status": "completed",
+        "result": {"digest": f"md5:{md5}", "size": size, "type": "object"},
+    }
 
 
 @pytest.mark.parametrize(
@@ -233,24 +240,29 @@ def test_update_of_untracked_or_unchanged_fields_writes_no_row(
     assert [row["operation"] for row in history] == ["INSERT"]
 
 
-def _big(kind: str) -> Any:
+def _value(kind: str, size: str) -> Any:
     if kind == "object":
-        return {"log": "x" * 2000}
-    return ["y" * 100 for _ in range(20)]
+        return {"log": "x" * 2000} if size == "large" else {"ok": True}
+    if kind == "array":
+        return ["y" * 100 for _ in range(20)] if size == "large" else [1, 2]
+    return "done" if size == "small" else "z" * 3000
 
 
 @pytest.mark.parametrize("column", ["result", "env_vars"])
-@pytest.mark.parametrize("kind", ["object", "array"])
-def test_large_json_is_stored_as_digest(db: Database, column: str, kind: str) -> None:
+@pytest.mark.parametrize("kind", ["object", "array", "string"])
+@pytest.mark.parametrize("size", ["small", "large"])
+def test_json_is_always_stored_as_a_digest_summary(
+    db: Database, column: str, kind: str, size: str
+) -> None:
+    """As upstream's _jsonb_digest_summary(): never the value, whatever its size."""
     execution_id = _insert(db)
-    _update(db, execution_id, f"{column} = CAST(:v AS jsonb)", v=json.dumps(_big(kind)))
-    text_md5, size = _md5_and_size(db, column, execution_id)
-    assert size > 1024
+    _update(db, execution_id, f"{column} = CAST(:v AS jsonb)", v=json.dumps(_value(kind, size)))
+    text_md5, octets = _md5_and_size(db, column, execution_id)
     update = _history(db, execution_id)[-1]
     assert update["changed_fields"] == [column]
     assert update["old_values"] == {column: None}
     assert update["new_values"] == {
-        column: {"digest": f"md5:{text_md5}", "size": size, "type": kind},
+        column: {"digest": f"md5:{text_md5}", "size": octets, "type": kind},
     }
 
 
@@ -268,46 +280,26 @@ def _md5_and_size(db: Database, column: str, execution_id: int) -> tuple[str, in
     return md5, size
 
 
-def test_large_old_value_is_stored_as_digest_too(db: Database) -> None:
-    big = {"log": "z" * 3000}
-    execution_id = _insert(db, result=json.dumps(big))
+def test_old_value_is_a_digest_summary_too(db: Database) -> None:
+    execution_id = _insert(db, result=json.dumps({"small": False}))
     md5, size = _md5_and_size(db, "result", execution_id)
-    _update(db, execution_id, "result = '{\"small\": true}'")
+    _update(db, execution_id, "result = NULL")
     update = _history(db, execution_id)[-1]
     assert update["old_values"] == {
         "result": {"digest": f"md5:{md5}", "size": size, "type": "object"},
     }
-    assert update["new_values"] == {"result": {"small": True}}
+    assert update["new_values"] == {"result": None}
 
 
-def test_result_of_exactly_1024_bytes_is_stored_as_is(db: Database) -> None:
-    # '{"k": "' + n * 'x' + '"}' is 9 + n bytes of jsonb text.
-    value = {"k": "x" * 1015}
-    execution_id = _insert(db)
-    _update(db, execution_id, "result = CAST(:v AS jsonb)", v=json.dumps(value))
-    assert _md5_and_size(db, "result", execution_id)[1] == 1024
-    assert _history(db, execution_id)[-1]["new_values"] == {"result": value}
-
-
-def test_result_of_1025_bytes_is_summarized(db: Database) -> None:
-    execution_id = _insert(db)
-    _update(db, execution_id, "result = CAST(:v AS jsonb)", v=json.dumps({"k": "x" * 1016}))
-    md5, size = _md5_and_size(db, "result", execution_id)
-    assert size == 1025
-    assert _history(db, execution_id)[-1]["new_values"]["result"] == {
-        "digest": f"md5:{md5}",
-        "size": 1025,
-        "type": "object",
-    }
-
-
-def test_small_result_is_stored_as_is(db: Database) -> None:
+def test_history_holds_no_result_value(db: Database) -> None:
     execution_id = _insert(db, status="running")
     result = {"stdout": "hello", "exit_code": 0, "timed_out": False}
     _update(
         db, execution_id, "status = 'completed', result = CAST(:v AS jsonb)", v=json.dumps(result)
     )
-    assert _history(db, execution_id)[-1]["new_values"]["result"] == result
+    stored = _history(db, execution_id)[-1]["new_values"]["result"]
+    assert set(stored) == {"digest", "size", "type"}
+    assert "hello" not in json.dumps(stored)
 
 
 def test_delete_writes_one_row_and_history_outlives_execution(db: Database) -> None:

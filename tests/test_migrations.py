@@ -518,9 +518,13 @@ def test_new_migration_in_directory_is_applied_once(db: Database, tmp_path: Path
     assert [row[1] for row in _ledger(db)] == [*MIGRATION_FILES, "0099_probe.sql"]
 
 
+# The next free version number after the shipped migrations.
+BAD = f"{len(list(migrations_dir().glob('*.sql'))) + 1:04d}_bad.sql"
+
+
 def _broken_migration(tmp_path: Path) -> Path:
     folder = _copy_migrations(tmp_path)
-    (folder / "0004_bad.sql").write_text(
+    (folder / BAD).write_text(
         "CREATE TABLE attune.half_done (id int);\n"
         "SELECT no_such_column FROM attune.no_such_table;\n"
     )
@@ -531,7 +535,7 @@ def test_broken_migration_raises_migration_error(db: Database, tmp_path: Path) -
     folder = _broken_migration(tmp_path)
     with pytest.raises(MigrationError) as info:
         migrate(db, directory=folder)
-    assert info.value.migration == "0004_bad.sql"
+    assert info.value.migration == BAD
     assert "no_such_table" in info.value.reason
     assert "nothing of it was applied" in str(info.value)
 
@@ -546,10 +550,10 @@ def test_broken_migration_leaves_no_trace(db: Database, tmp_path: Path) -> None:
     assert not _exists(db, "attune.half_done")
     assert _ledger(db) == ledger
     # The advisory lock was released: a fixed file applies, from another connection too.
-    (folder / "0004_bad.sql").write_text("CREATE TABLE attune.half_done (id int);\n")
+    (folder / BAD).write_text("CREATE TABLE attune.half_done (id int);\n")
     other = open_database(db.engine.url.render_as_string(hide_password=False))
     try:
-        assert migrate(other, directory=folder) == ["0004_bad.sql"]
+        assert migrate(other, directory=folder) == [BAD]
     finally:
         other.close()
     assert _exists(db, "attune.half_done")
@@ -636,3 +640,39 @@ def test_migrating_a_read_only_connection_raises(empty_url: str) -> None:
         assert database.scalar("SELECT to_regnamespace('attune')") is None
     finally:
         database.close()
+
+
+def test_history_digests_migration_rewrites_inline_values(empty_url: str, tmp_path: Path) -> None:
+    """A database migrated before 0004 kept small results inline; 0004 makes them summaries."""
+    before = tmp_path / "before"
+    before.mkdir()
+    for path in sorted(migrations_dir().glob("*.sql"))[:3]:
+        shutil.copy(path, before / path.name)
+    db = open_database(empty_url)
+    try:
+        migrate(db, directory=before)
+        with db.transaction() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO attune.execution (action_ref) VALUES ('core.echo');"
+                    "UPDATE attune.execution SET result = '{\"ok\": true}', "
+                    "env_vars = '{\"A\": \"1\"}', status = 'scheduling'"
+                )
+            )
+        inline = db.scalar(
+            "SELECT new_values FROM attune.execution_history WHERE operation = 'UPDATE'"
+        )
+        assert inline["result"] == {"ok": True}  # what 0002 wrote
+        assert migrate(db) == ["0004_history_digests.sql"]
+        rewritten = db.scalar(
+            "SELECT new_values FROM attune.execution_history WHERE operation = 'UPDATE'"
+        )
+        md5 = db.scalar("SELECT md5(result::text) FROM attune.execution")
+        assert rewritten["result"] == {"digest": f"md5:{md5}", "size": 12, "type": "object"}
+        assert rewritten["env_vars"]["type"] == "object"
+        assert rewritten["status"] == "scheduling"
+        assert db.scalar(
+            "SELECT old_values FROM attune.execution_history WHERE operation = 'UPDATE'"
+        ) == {"result": None, "env_vars": None, "status": "requested"}
+    finally:
+        db.close()

@@ -575,7 +575,7 @@ SELECT to_timestamp(st.time), 'UPDATE', e.id, e.action_ref,
                  WHEN 3 THEN jsonb_build_object('status', o.status, 'started_at', NULL)
                  ELSE jsonb_build_object('status', o.status) END,
     CASE st.kind WHEN 1 THEN jsonb_build_object('status', n.status,
-                                                'result', attune._jsonb_history_value(e.result))
+                                                'result', attune._jsonb_digest_summary(e.result))
                  WHEN 2 THEN jsonb_build_object('status', n.status, 'worker', e.worker)
                  WHEN 3 THEN jsonb_build_object('status', n.status, 'started_at', e.started_at)
                  ELSE jsonb_build_object('status', n.status) END
