@@ -663,7 +663,7 @@ def test_history_digests_migration_rewrites_inline_values(empty_url: str, tmp_pa
             "SELECT new_values FROM attune.execution_history WHERE operation = 'UPDATE'"
         )
         assert inline["result"] == {"ok": True}  # what 0002 wrote
-        assert migrate(db) == ["0004_history_digests.sql"]
+        assert migrate(db)[0] == "0004_history_digests.sql"
         rewritten = db.scalar(
             "SELECT new_values FROM attune.execution_history WHERE operation = 'UPDATE'"
         )
@@ -676,3 +676,26 @@ def test_history_digests_migration_rewrites_inline_values(empty_url: str, tmp_pa
         ) == {"result": None, "env_vars": None, "status": "requested"}
     finally:
         db.close()
+
+
+def test_event_is_partitioned_by_created_as_upstream(db: Database) -> None:
+    assert (
+        db.scalar(
+            "SELECT partstrat FROM pg_partitioned_table WHERE partrelid = 'attune.event'::regclass"
+        )
+        == "r"
+    )
+    key = db.scalar(
+        "SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_index i "
+        "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+        "WHERE i.indrelid = 'attune.event'::regclass AND i.indisprimary"
+    )
+    assert key == ["created", "id"]
+    with db.transaction() as conn:
+        first = conn.execute(
+            sa.text("INSERT INTO attune.event (trigger_ref) VALUES ('core.timer') RETURNING id")
+        ).scalar_one()
+    assert db.scalar("SELECT pg_get_serial_sequence('attune.event', 'id')") == (
+        "attune.event_id_seq"
+    )
+    assert first >= 1
