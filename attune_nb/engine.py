@@ -35,6 +35,7 @@ from attune_nb.errors import (
     WritesNotAllowed,
 )
 from attune_nb.frames import Column
+from attune_nb.schema import OPTIONAL_EXECUTION_COLUMNS
 
 __all__ = ["ENV_URL", "SCHEMA", "Engine", "mask_url", "open_engine", "resolve_url"]
 
@@ -257,6 +258,15 @@ class Engine:
         False means a real Attune database: status changes made here reach no worker.
         """
         return bool(self.scalar("SELECT to_regclass('attune_nb.schema_migration') IS NOT NULL"))
+
+    @functools.cached_property
+    def optional_columns(self) -> frozenset[str]:
+        """The optional ``attune.execution`` columns this database has (probed once)."""
+        names = self.scalar(
+            "SELECT array_agg(column_name::text) FROM information_schema.columns "
+            "WHERE table_schema = 'attune' AND table_name = 'execution'"
+        )
+        return frozenset(set(names or ()) & set(OPTIONAL_EXECUTION_COLUMNS))
 
     def check_write(self, action: str, *, unheard: str | None = None, stacklevel: int = 3) -> None:
         """Call before every write: refuse it or warn, as the database requires.

@@ -45,6 +45,7 @@ class ExecutionFilters(TypedDict, total=False):
     enforcement: int | Iterable[int] | None
     parent: int | Iterable[int] | None
     top_level_only: bool
+    workflows_only: bool
     since: datetime | date | str | None
     until: datetime | date | str | None
 
@@ -128,8 +129,13 @@ def to_utc(name: str, value: Any) -> datetime:
     return value.astimezone(UTC)
 
 
-def execution_where(filters: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
-    """WHERE clauses over ``execution`` (and ``enforcement``, left-joined) for ``filters``."""
+def execution_where(
+    filters: dict[str, Any], *, present: frozenset[str] | None = None
+) -> list[sa.ColumnElement[bool]]:
+    """WHERE clauses over ``execution`` (and ``enforcement``, left-joined) for ``filters``.
+
+    ``present`` names the optional execution columns the database has (None: all).
+    """
     unknown = sorted(set(filters) - set(FILTER_NAMES))
     if unknown:
         raise InvalidFilter(
@@ -164,6 +170,18 @@ def execution_where(filters: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
                 raise InvalidFilter(name, value, "True or False")
             if value:
                 where.append(e.c.parent.is_(None))
+        elif name == "workflows_only":
+            if not isinstance(value, bool):
+                raise InvalidFilter(name, value, "True or False")
+            if value and present is not None and "workflow_def" not in present:
+                raise InvalidFilter(
+                    name,
+                    value,
+                    "a database whose execution table has workflow_def (newer Attune); on "
+                    "this older schema select workflows by parent or action_ref",
+                )
+            if value:
+                where.append(t.optional_execution_column("workflow_def").is_not(None))
         elif name == "since":
             where.append(e.c.created >= to_utc(name, value))
         elif name == "until":

@@ -90,6 +90,7 @@ EXECUTION_COLUMNS: tuple[Column, ...] = (
     Column("executor", "id"),
     Column("worker", "id"),
     Column("action", "id"),
+    Column("workflow_def", "id"),
     Column("created", "time"),
     Column("started_at", "time"),
     Column("updated", "time"),

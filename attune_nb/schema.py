@@ -5,12 +5,24 @@ Only the columns ATTUNE_SCHEMA.md documents; nothing is created from these.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, ENUM, JSONB
 
 from attune_nb.lifecycle import ExecutionStatus
 
-__all__ = ["enforcement", "event", "execution", "execution_history", "inquiry", "metadata", "rule"]
+__all__ = [
+    "OPTIONAL_EXECUTION_COLUMNS",
+    "enforcement",
+    "event",
+    "execution",
+    "execution_history",
+    "inquiry",
+    "metadata",
+    "optional_execution_column",
+    "rule",
+]
 
 metadata = sa.MetaData(schema="attune")
 
@@ -30,6 +42,17 @@ INQUIRY_STATUS = ENUM(
     create_type=False,
 )
 TZ = sa.DateTime(timezone=True)
+
+# Columns of attune.execution that only newer Attune schemas have: probed per database
+# (Engine.optional_columns), never part of the table below, so that every statement
+# built from it works on older schemas too.
+OPTIONAL_EXECUTION_COLUMNS: dict[str, Any] = {"workflow_def": sa.BigInteger}
+
+
+def optional_execution_column(name: str) -> Any:
+    """``attune.execution.<name>`` for an optional column, typed, without a FROM of its own."""
+    return sa.literal_column(f"attune.execution.{name}", OPTIONAL_EXECUTION_COLUMNS[name]())
+
 
 execution = sa.Table(
     "execution",

@@ -323,3 +323,14 @@ def test_a_failed_seed_writes_nothing(db: attune_nb.Database) -> None:
         )
         >= 8
     )
+
+
+def test_workflow_executions_carry_their_definition(seeded: attune_nb.Database) -> None:
+    wrong = seeded.scalar(
+        "SELECT count(*) FROM attune.execution e JOIN attune.action a ON a.id = e.action "
+        "WHERE e.workflow_def IS DISTINCT FROM a.workflow_def"
+    )
+    assert wrong == 0
+    assert seeded.executions.count(workflows_only=True) > 0
+    roots = seeded.executions.frame(workflows_only=True, top_level_only=True, limit=5)
+    assert all(len(seeded.executions.children(int(r))) > 0 for r in roots["id"])

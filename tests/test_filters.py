@@ -445,3 +445,42 @@ def test_trigger_wildcard_matches_the_enforcements_trigger(seeded: attune_nb.Dat
     assert seeded.executions.count(trigger_ref="monitoring.*") != seeded.executions.count(
         rule_ref="monitoring.*"
     )
+
+
+# -- workflows_only, and a schema without workflow_def ---------------------------------------
+
+
+def test_workflows_only_selects_the_executions_that_run_a_workflow(db: attune_nb.Database) -> None:
+    with db.transaction() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO attune.execution (action_ref, workflow_def) "
+                "VALUES ('wf.root', 7), ('core.echo', NULL)"
+            )
+        )
+    frame = db.executions.frame(workflows_only=True)
+    assert frame["action_ref"].tolist() == ["wf.root"]
+    assert frame["workflow_def"].tolist() == [7]
+    assert db.executions.count(workflows_only=False) == 2
+    with pytest.raises(attune_nb.InvalidFilter):
+        db.executions.frame(workflows_only="yes")  # type: ignore[arg-type]
+
+
+def test_an_older_schema_without_workflow_def_reads_null(db_url: str) -> None:
+    setup = attune_nb.connect(db_url)
+    with setup.transaction() as conn:
+        conn.execute(sa.text("ALTER TABLE attune.execution DROP COLUMN workflow_def"))
+        conn.execute(sa.text("INSERT INTO attune.execution (action_ref) VALUES ('core.echo')"))
+    setup.close()
+    old = attune_nb.connect(db_url, readonly=True)
+    try:
+        assert old.optional_columns == frozenset()
+        frame = old.executions.frame()
+        assert frame["workflow_def"].isna().all()
+        assert str(frame["workflow_def"].dtype) == "Int64"
+        root = int(frame["id"].iloc[0])
+        assert old.executions.descendants(root)["workflow_def"].isna().all()
+        with pytest.raises(attune_nb.InvalidFilter, match="workflow_def"):
+            old.executions.count(workflows_only=True)
+    finally:
+        old.close()

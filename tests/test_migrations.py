@@ -186,6 +186,7 @@ TABLES: dict[str, set[str]] = {
         "original_execution",
         "trace_tag",
         "updated",
+        "workflow_def",  # newer upstream schemas (0006)
     },
     "execution_history": {
         "time",

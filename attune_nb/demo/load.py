@@ -429,6 +429,12 @@ def _load(
     cur.execute(_INSERT_HISTORY, {"lo": base})
     history_rows += cur.rowcount
 
+    # A workflow's executions carry its definition, as newer Attune writes them.
+    cur.execute(
+        "UPDATE attune.execution e SET workflow_def = a.workflow_def FROM attune.action a "
+        "WHERE e.id > %s AND a.id = e.action AND a.workflow_def IS NOT NULL",
+        (base,),
+    )
     say(f"rebuilding {len(indexes)} indexes")  # counted with the history phase
     for definition in indexes:
         cur.execute(definition)

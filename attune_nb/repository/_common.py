@@ -43,14 +43,25 @@ _FROM = _e.outerjoin(_enf, _enf.c.id == _e.c.enforcement)
 _ENF_COLUMNS = {"rule_ref": _enf.c.rule_ref, "trigger_ref": _enf.c.trigger_ref}
 
 
-def _select_columns(layout: Sequence[Column], source: Any = None) -> list[Any]:
-    """The SQL columns for the queried (non-derived) columns of an execution layout."""
+def _select_columns(
+    layout: Sequence[Column], source: Any = None, *, present: frozenset[str] = frozenset()
+) -> list[Any]:
+    """The SQL columns for the queried (non-derived) columns of an execution layout.
+
+    An optional column (``workflow_def``) the database lacks (not in ``present``) is
+    read as NULL.
+    """
     source = source if source is not None else _e
     cols: list[Any] = []
     for c in layout:
         if c.derived:
             continue
-        if c.name in _ENF_COLUMNS:
+        if c.name in t.OPTIONAL_EXECUTION_COLUMNS:
+            kind = t.OPTIONAL_EXECUTION_COLUMNS[c.name]
+            found = c.name in present
+            column = t.optional_execution_column(c.name) if found else sa.null().cast(kind)
+            cols.append(column.label(c.name))
+        elif c.name in _ENF_COLUMNS:
             cols.append(_ENF_COLUMNS[c.name].label(c.name))
         elif c.name in source.c:
             cols.append(source.c[c.name].label(c.name))
@@ -100,7 +111,9 @@ class RepositoryPart:
 
     def _select(self, layout: Sequence[Column], filters: dict[str, Any]) -> Any:
         return (
-            sa.select(*_select_columns(layout)).select_from(_FROM).where(*execution_where(filters))
+            sa.select(*_select_columns(layout, present=self.db.optional_columns))
+            .select_from(_FROM)
+            .where(*execution_where(filters, present=self.db.optional_columns))
         )
 
     def _require(self, conn: sa.Connection, execution_id: int) -> None:

@@ -140,7 +140,8 @@ class HierarchyQueries(RepositoryPart):
         # A row whose child repeats an id on its path: the loop is cut there.
         looped = sa.select(tree.c.path[sa.func.cardinality(tree.c.path) - 1]).where(tree.c.is_cycle)
         cols = _select_columns(
-            [c for c in layout if c.name not in {h.name for h in HIERARCHY_COLUMNS}]
+            [c for c in layout if c.name not in {h.name for h in HIERARCHY_COLUMNS}],
+            present=self.db.optional_columns,
         )
         stmt = (
             sa.select(
@@ -205,7 +206,7 @@ class HierarchyQueries(RepositoryPart):
             .subquery("chain")
         )
         stmt = (
-            sa.select(*_select_columns(layout))
+            sa.select(*_select_columns(layout, present=self.db.optional_columns))
             .select_from(
                 chain.join(_e, _e.c.id == chain.c.id).outerjoin(_enf, _enf.c.id == _e.c.enforcement)
             )
