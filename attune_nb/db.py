@@ -153,7 +153,7 @@ def connect(
         if db.embedded:
             _prepare_embedded(db, demo=seed_demo)
         db.check_schema()
-        db.optional_columns  # probed now, not inside the first query a user traces  # noqa: B018
+        db.schema_features  # probed now, not inside the first query a user traces  # noqa: B018
     except BaseException:
         db.close()
         raise

@@ -35,7 +35,7 @@ from attune_nb.errors import (
     WritesNotAllowed,
 )
 from attune_nb.frames import Column
-from attune_nb.schema import OPTIONAL_EXECUTION_COLUMNS
+from attune_nb.schema import ADMISSION_ENTRY, OPTIONAL_EXECUTION_COLUMNS
 
 __all__ = ["ENV_URL", "SCHEMA", "Engine", "mask_url", "open_engine", "resolve_url"]
 
@@ -260,13 +260,20 @@ class Engine:
         return bool(self.scalar("SELECT to_regclass('attune_nb.schema_migration') IS NOT NULL"))
 
     @functools.cached_property
-    def optional_columns(self) -> frozenset[str]:
-        """The optional ``attune.execution`` columns this database has (probed once)."""
+    def schema_features(self) -> frozenset[str]:
+        """What this database has of the parts only newer Attune schemas have (probed once).
+
+        The optional ``attune.execution`` columns it has (``workflow_def``), and
+        ``execution_admission_entry`` when that table exists.
+        """
         names = self.scalar(
             "SELECT array_agg(column_name::text) FROM information_schema.columns "
             "WHERE table_schema = 'attune' AND table_name = 'execution'"
         )
-        return frozenset(set(names or ()) & set(OPTIONAL_EXECUTION_COLUMNS))
+        features = set(names or ()) & set(OPTIONAL_EXECUTION_COLUMNS)
+        if self.scalar("SELECT to_regclass('attune.execution_admission_entry') IS NOT NULL"):
+            features.add(ADMISSION_ENTRY)
+        return frozenset(features)
 
     def check_write(self, action: str, *, unheard: str | None = None, stacklevel: int = 3) -> None:
         """Call before every write: refuse it or warn, as the database requires.

@@ -46,6 +46,7 @@ class ExecutionFilters(TypedDict, total=False):
     parent: int | Iterable[int] | None
     top_level_only: bool
     workflows_only: bool
+    waiting_for_slot: bool
     since: datetime | date | str | None
     until: datetime | date | str | None
 
@@ -182,6 +183,10 @@ def execution_where(
                 )
             if value:
                 where.append(t.optional_execution_column("workflow_def").is_not(None))
+        elif name == "waiting_for_slot":
+            if not isinstance(value, bool):
+                raise InvalidFilter(name, value, "True or False")
+            where.append(_waiting_for_slot(value, present))
         elif name == "since":
             where.append(e.c.created >= to_utc(name, value))
         elif name == "until":
@@ -190,6 +195,18 @@ def execution_where(
     if since is not None and until is not None and to_utc("since", since) > to_utc("until", until):
         raise InvalidFilter("until", until, f"a time after since={since!r}")
     return where
+
+
+def _waiting_for_slot(value: bool, present: frozenset[str] | None) -> sa.ColumnElement[bool]:
+    """Queued behind its action's concurrency limit (a ``queued`` admission entry), or not.
+
+    Where the table does not exist (older Attune) nothing waits for a slot.
+    """
+    if present is not None and t.ADMISSION_ENTRY not in present:
+        return sa.false() if value else sa.true()
+    entry = t.admission_entry
+    queued = sa.exists().where(entry.c.execution_id == t.execution.c.id, entry.c.status == "queued")
+    return queued if value else ~queued
 
 
 def _check_window(filters: dict[str, Any]) -> None:

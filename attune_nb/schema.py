@@ -13,7 +13,9 @@ from sqlalchemy.dialects.postgresql import ARRAY, ENUM, JSONB
 from attune_nb.lifecycle import ExecutionStatus
 
 __all__ = [
+    "ADMISSION_ENTRY",
     "OPTIONAL_EXECUTION_COLUMNS",
+    "admission_entry",
     "enforcement",
     "event",
     "execution",
@@ -44,9 +46,24 @@ INQUIRY_STATUS = ENUM(
 TZ = sa.DateTime(timezone=True)
 
 # Columns of attune.execution that only newer Attune schemas have: probed per database
-# (Engine.optional_columns), never part of the table below, so that every statement
+# (Engine.schema_features), never part of the table below, so that every statement
 # built from it works on older schemas too.
 OPTIONAL_EXECUTION_COLUMNS: dict[str, Any] = {"workflow_def": sa.BigInteger}
+# The optional table of an action's concurrency queue (current Attune; probed too).
+ADMISSION_ENTRY = "execution_admission_entry"
+
+admission_entry = sa.Table(
+    ADMISSION_ENTRY,
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("state_id", sa.BigInteger),
+    sa.Column("execution_id", sa.BigInteger),
+    sa.Column("status", sa.Text),
+    sa.Column("queue_order", sa.BigInteger),
+    sa.Column("enqueued_at", sa.DateTime(timezone=True)),
+    sa.Column("activated_at", sa.DateTime(timezone=True)),
+    schema="attune",
+)
 
 
 def optional_execution_column(name: str) -> Any:

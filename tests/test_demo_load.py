@@ -334,3 +334,18 @@ def test_workflow_executions_carry_their_definition(seeded: attune_nb.Database) 
     assert seeded.executions.count(workflows_only=True) > 0
     roots = seeded.executions.frame(workflows_only=True, top_level_only=True, limit=5)
     assert all(len(seeded.executions.children(int(r))) > 0 for r in roots["id"])
+
+
+def test_an_action_runs_under_a_concurrency_limit_with_a_queue(
+    seeded: attune_nb.Database,
+) -> None:
+    limit, active = rows(
+        seeded,
+        "SELECT s.max_concurrent, count(*) FILTER (WHERE en.status = 'active') "
+        "FROM attune.execution_admission_state s "
+        "JOIN attune.execution_admission_entry en ON en.state_id = s.id GROUP BY s.id",
+    )[0]
+    assert active <= limit
+    queued = seeded.executions.frame(waiting_for_slot=True, limit=None)
+    assert len(queued) > 0
+    assert set(queued["status"].astype(str)) == {"requested"}

@@ -474,7 +474,7 @@ def test_an_older_schema_without_workflow_def_reads_null(db_url: str) -> None:
     setup.close()
     old = attune_nb.connect(db_url, readonly=True)
     try:
-        assert old.optional_columns == frozenset()
+        assert "workflow_def" not in old.schema_features
         frame = old.executions.frame()
         assert frame["workflow_def"].isna().all()
         assert str(frame["workflow_def"].dtype) == "Int64"
@@ -482,5 +482,80 @@ def test_an_older_schema_without_workflow_def_reads_null(db_url: str) -> None:
         assert old.executions.descendants(root)["workflow_def"].isna().all()
         with pytest.raises(attune_nb.InvalidFilter, match="workflow_def"):
             old.executions.count(workflows_only=True)
+    finally:
+        old.close()
+
+
+# -- waiting_for_slot: queued behind a concurrency limit, not stuck --------------------------
+
+
+def _queue(db: attune_nb.Database) -> dict[str, int]:
+    """An action limited to one at a time: one running (active), one queued, one lost."""
+    ids: dict[str, int] = {}
+    with db.transaction() as conn:
+        action = conn.execute(
+            sa.text(
+                "INSERT INTO attune.pack (ref, label, version) VALUES ('q', 'Q', '1') RETURNING id"
+            )
+        ).scalar_one()
+        action = conn.execute(
+            sa.text(
+                "INSERT INTO attune.action (ref, pack, pack_ref, label, entrypoint) "
+                "VALUES ('q.job', :p, 'q', 'Job', 'job.py') RETURNING id"
+            ),
+            {"p": action},
+        ).scalar_one()
+        state = conn.execute(
+            sa.text(
+                "INSERT INTO attune.execution_admission_state (action_id, max_concurrent) "
+                "VALUES (:a, 1) RETURNING id"
+            ),
+            {"a": action},
+        ).scalar_one()
+        for name, status in (("active", "running"), ("queued", "requested"), ("lost", "requested")):
+            ids[name] = conn.execute(
+                sa.text(
+                    "INSERT INTO attune.execution (action, action_ref, status) VALUES "
+                    "(:a, 'q.job', CAST(:s AS attune.execution_status_enum)) RETURNING id"
+                ),
+                {"a": action, "s": status},
+            ).scalar_one()
+        for name in ("active", "queued"):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO attune.execution_admission_entry (state_id, execution_id, status) "
+                    "VALUES (:s, :e, :st)"
+                ),
+                {"s": state, "e": ids[name], "st": name},
+            )
+    return ids
+
+
+def test_waiting_for_slot_tells_queued_from_lost(db: attune_nb.Database) -> None:
+    ids = _queue(db)
+    waiting = db.executions.frame(status="requested", waiting_for_slot=True)
+    assert waiting["id"].tolist() == [ids["queued"]]
+    lost = db.executions.frame(status="requested", waiting_for_slot=False)
+    assert lost["id"].tolist() == [ids["lost"]]
+    assert db.executions.count(waiting_for_slot=False) == 2  # the active one is not waiting
+    preview = db.executions.bulk_transition("abandoned", status="requested", waiting_for_slot=False)
+    assert preview["id"].tolist() == [ids["lost"]]
+    with pytest.raises(attune_nb.InvalidFilter):
+        db.executions.count(waiting_for_slot=1)  # type: ignore[arg-type]
+
+
+def test_without_the_admission_table_nothing_waits(db_url: str) -> None:
+    setup = attune_nb.connect(db_url)
+    ids = _queue(setup)
+    with setup.transaction() as conn:
+        conn.execute(sa.text("DROP TABLE attune.execution_admission_entry"))
+    setup.close()
+    old = attune_nb.connect(db_url, readonly=True)
+    try:
+        assert "execution_admission_entry" not in old.schema_features
+        assert old.executions.count(status="requested", waiting_for_slot=True) == 0
+        assert sorted(old.executions.frame(status="requested", waiting_for_slot=False)["id"]) == (
+            sorted([ids["queued"], ids["lost"]])
+        )
     finally:
         old.close()

@@ -188,6 +188,25 @@ TABLES: dict[str, set[str]] = {
         "updated",
         "workflow_def",  # newer upstream schemas (0006)
     },
+    "execution_admission_state": {
+        "id",
+        "action_id",
+        "group_key",
+        "max_concurrent",
+        "created",
+        "updated",
+    },
+    "execution_admission_entry": {
+        "id",
+        "state_id",
+        "execution_id",
+        "status",
+        "queue_order",
+        "enqueued_at",
+        "activated_at",
+        "created",
+        "updated",
+    },
     "execution_history": {
         "time",
         "operation",

@@ -112,6 +112,14 @@ def demo_url(pg: ThrowawayServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
     pg.drop_database("runner_notebook")
 
 
+def db_statuses(url: str, ids: list[int]) -> list[str]:
+    db = attune_nb.connect(url, readonly=True)
+    try:
+        return [db.executions.get(i).status.value for i in ids]
+    finally:
+        db.close()
+
+
 def _run(name: str, tmp_path: Path, **parameters: Any) -> str:
     copy = tmp_path / name
     shutil.copy(NOTEBOOKS / name, copy)
@@ -151,7 +159,8 @@ def test_runbook_applies_exactly_its_preview(demo_url: str, tmp_path: Path) -> N
     db = attune_nb.connect(demo_url, readonly=True)
     try:
         queued = ["requested", "scheduling", "scheduled"]
-        before = db.executions.frame(status=queued, limit=None)
+        before = db.executions.frame(status=queued, waiting_for_slot=False, limit=None)
+        waiting = db.executions.frame(status=queued, waiting_for_slot=True, limit=None)
         text = _run("03_runbook_stuck_executions.ipynb", tmp_path, APPLY=True)
         after = db.executions.frame(status="abandoned", limit=None)
         with db.transaction() as conn:
@@ -163,7 +172,10 @@ def test_runbook_applies_exactly_its_preview(demo_url: str, tmp_path: Path) -> N
             ).scalar_one()
     finally:
         db.close()
-    assert len(before) > 0
+    assert len(before) > 0 and len(waiting) > 0
+    assert all(  # queued behind a concurrency limit: waiting, not stuck, not touched
+        s == "requested" for s in db_statuses(demo_url, waiting["id"].tolist())
+    )
     assert marked == len(before)  # every stuck execution of the preview, nothing else
     assert set(before["id"]) <= set(after["id"])
     assert "applied" in text and "set APPLY = True" not in text

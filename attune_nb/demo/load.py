@@ -435,6 +435,9 @@ def _load(
         "WHERE e.id > %s AND a.id = e.action AND a.workflow_def IS NOT NULL",
         (base,),
     )
+    # core.local_cmd runs under a concurrency limit: what holds a slot is active, and
+    # the two newest requested executions wait in its queue (the oldest one is lost).
+    cur.execute(_INSERT_ADMISSION, {"lo": base, "at": ANCHOR - WINDOW})
     say(f"rebuilding {len(indexes)} indexes")  # counted with the history phase
     for definition in indexes:
         cur.execute(definition)
@@ -567,6 +570,35 @@ SELECT e.created, 'INSERT', e.id, e.action_ref, '{}', NULL,
                        'enforcement', e.enforcement, 'started_at', NULL,
                        'trace_tag', e.trace_tag)
 FROM attune.execution AS e WHERE e.id > %(lo)s
+"""
+
+_INSERT_ADMISSION = """
+WITH act AS (SELECT id FROM attune.action WHERE ref = 'core.local_cmd'),
+holding AS (
+    SELECT e.id, e.created, e.started_at FROM attune.execution e JOIN act ON e.action = act.id
+    WHERE e.id > %(lo)s AND e.status IN ('scheduling', 'scheduled', 'running', 'canceling')
+),
+waiting AS (
+    SELECT e.id, e.created FROM attune.execution e JOIN act ON e.action = act.id
+    WHERE e.id > %(lo)s AND e.status = 'requested'
+    ORDER BY e.created DESC, e.id DESC LIMIT 2
+),
+state AS (
+    INSERT INTO attune.execution_admission_state
+        (action_id, group_key, max_concurrent, created, updated)
+    SELECT act.id, '', greatest((SELECT count(*) FROM holding), 1), %(at)s, %(at)s FROM act
+    ON CONFLICT (action_id, group_key) DO UPDATE SET max_concurrent = EXCLUDED.max_concurrent
+    RETURNING id
+)
+INSERT INTO attune.execution_admission_entry
+    (state_id, execution_id, status, queue_order, enqueued_at, activated_at, created, updated)
+SELECT state.id, h.id, 'active', NULL, h.created, coalesce(h.started_at, h.created),
+       h.created, h.created
+FROM state, holding h
+UNION ALL
+SELECT state.id, w.id, 'queued', row_number() OVER (ORDER BY w.created, w.id), w.created,
+       NULL, w.created, w.created
+FROM state, waiting w
 """
 
 _INSERT_HISTORY = (

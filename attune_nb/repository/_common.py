@@ -111,9 +111,9 @@ class RepositoryPart:
 
     def _select(self, layout: Sequence[Column], filters: dict[str, Any]) -> Any:
         return (
-            sa.select(*_select_columns(layout, present=self.db.optional_columns))
+            sa.select(*_select_columns(layout, present=self.db.schema_features))
             .select_from(_FROM)
-            .where(*execution_where(filters, present=self.db.optional_columns))
+            .where(*execution_where(filters, present=self.db.schema_features))
         )
 
     def _require(self, conn: sa.Connection, execution_id: int) -> None:

@@ -141,7 +141,7 @@ class HierarchyQueries(RepositoryPart):
         looped = sa.select(tree.c.path[sa.func.cardinality(tree.c.path) - 1]).where(tree.c.is_cycle)
         cols = _select_columns(
             [c for c in layout if c.name not in {h.name for h in HIERARCHY_COLUMNS}],
-            present=self.db.optional_columns,
+            present=self.db.schema_features,
         )
         stmt = (
             sa.select(
@@ -206,7 +206,7 @@ class HierarchyQueries(RepositoryPart):
             .subquery("chain")
         )
         stmt = (
-            sa.select(*_select_columns(layout, present=self.db.optional_columns))
+            sa.select(*_select_columns(layout, present=self.db.schema_features))
             .select_from(
                 chain.join(_e, _e.c.id == chain.c.id).outerjoin(_enf, _enf.c.id == _e.c.enforcement)
             )

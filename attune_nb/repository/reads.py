@@ -77,7 +77,7 @@ class ExecutionReads(RepositoryPart):
         >>> db.executions.latest(action_ref="deploy.release", since="2027-01-01") is None
         True
         """
-        where = execution_where(dict(filters), present=self.db.optional_columns)
+        where = execution_where(dict(filters), present=self.db.schema_features)
         stmt = (
             sa.select(_e)
             .select_from(_FROM)
@@ -91,7 +91,7 @@ class ExecutionReads(RepositoryPart):
 
     def count(self, **filters: Unpack[ExecutionFilters]) -> int:
         """How many executions match the filters of :meth:`frame`."""
-        where = execution_where(dict(filters), present=self.db.optional_columns)
+        where = execution_where(dict(filters), present=self.db.schema_features)
         stmt = sa.select(sa.func.count()).select_from(_FROM).where(*where)
         with self.db.transaction() as conn:
             return int(conn.execute(stmt).scalar_one())
@@ -158,7 +158,7 @@ class ExecutionReads(RepositoryPart):
         sel = (
             sa.select(_e.c.id, _e.c.created, _e.c.updated)
             .select_from(_FROM)
-            .where(*execution_where(selection, present=self.db.optional_columns))
+            .where(*execution_where(selection, present=self.db.schema_features))
             .order_by(_e.c.created.desc(), _e.c.id.desc())
         )
         if limit is not None:

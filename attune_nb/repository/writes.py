@@ -295,7 +295,7 @@ class ExecutionWrites(RepositoryPart):
         if not isinstance(dry_run, bool):
             raise InvalidFilter("dry_run", dry_run, "True (preview) or False (apply)")
         selection = dict(filters)
-        where = execution_where(selection, present=self.db.optional_columns)
+        where = execution_where(selection, present=self.db.schema_features)
         if ids is None and not where:
             raise InvalidFilter(
                 "ids",
@@ -411,7 +411,7 @@ class ExecutionWrites(RepositoryPart):
         """
         if not isinstance(cancel_running_children, bool):
             raise InvalidFilter("cancel_running_children", cancel_running_children, "True or False")
-        where = execution_where(dict(filters), present=self.db.optional_columns)
+        where = execution_where(dict(filters), present=self.db.schema_features)
         if ids is None and not where:
             raise InvalidFilter(
                 "ids", None, "ids=[…] or at least one filter: cancelling everything is never meant"
