@@ -34,7 +34,7 @@ from attune_nb.errors import (
 )
 from attune_nb.hierarchy import ExecutionNode
 from attune_nb.lifecycle import ExecutionStatus
-from attune_nb.records import Execution, Inquiry, Trace
+from attune_nb.records import Execution, Inquiry, InquiryField, InquiryOption, Trace
 from attune_nb.repository import Cancellation
 
 __all__ = [
@@ -51,7 +51,9 @@ __all__ = [
     "ExecutionStatus",
     "Inquiry",
     "InquiryClosed",
+    "InquiryField",
     "InquiryNotFound",
+    "InquiryOption",
     "InvalidFilter",
     "InvalidResponse",
     "InvalidStatus",

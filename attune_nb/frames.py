@@ -26,6 +26,7 @@ __all__ = [
     "HIERARCHY_COLUMNS",
     "HISTORY_COLUMNS",
     "INQUIRY_COLUMNS",
+    "INQUIRY_JSON_COLUMNS",
     "INQUIRY_STATUSES",
     "INQUIRY_STATUS_DTYPE",
     "INTERVAL_COLUMNS",
@@ -37,6 +38,7 @@ __all__ = [
     "FrameBuilder",
     "empty_frame",
     "execution_layout",
+    "inquiry_layout",
     "records_frame",
 ]
 
@@ -166,7 +168,12 @@ INQUIRY_COLUMNS: tuple[Column, ...] = (
     Column("response_options", "json"),
     Column("response", "json"),
 )
-"""``inquiries.frame(...)``; ``execution`` is ``created_by_execution`` (older: ``execution``)."""
+"""``inquiries.frame(...)``; ``execution`` is ``created_by_execution`` (older: ``execution``).
+
+``response`` shows secret fields as ``"***"``."""
+
+INQUIRY_JSON_COLUMNS: tuple[str, ...] = ("response_schema",)
+"""What ``inquiries.frame(include=...)`` may add after :data:`INQUIRY_COLUMNS`."""
 
 SUMMARY_COLUMNS: tuple[Column, ...] = (
     Column("table", "str"),
@@ -191,6 +198,11 @@ TRACE_COLUMNS: tuple[Column, ...] = (
 def execution_layout(include: Iterable[str] = (), extra: Sequence[Column] = ()) -> list[Column]:
     """The execution columns, then the named JSON columns, then ``extra``."""
     return [*EXECUTION_COLUMNS, *(Column(name, "json") for name in include), *extra]
+
+
+def inquiry_layout(include: Iterable[str] = ()) -> list[Column]:
+    """The inquiry columns, then the named JSON columns (:data:`INQUIRY_JSON_COLUMNS`)."""
+    return [*INQUIRY_COLUMNS, *(Column(name, "json") for name in include)]
 
 
 def empty_frame(layout: Layout) -> pd.DataFrame:

@@ -1,12 +1,14 @@
 """Inquiries: the human-in-the-loop questions executions ask, and answering them.
 
-Responding is compare-and-set, as in Attune: pending -> responded only while
-``timeout_at`` has not passed, after the response passed the inquiry's
-``response_schema`` and ``response_options``.
+Responding is Attune's compare-and-set: pending -> responded only while ``timeout_at``
+has not passed, with an option's response or an object its flat ``response_schema``
+accepts (see :mod:`attune_nb.records` for how the schema and options are read).
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Unpack
 
 import pandas as pd
@@ -14,23 +16,27 @@ import sqlalchemy as sa
 
 from attune_nb import schema as t
 from attune_nb.errors import (
+    ConfigurationError,
     InquiryClosed,
     InquiryNotFound,
     InvalidFilter,
     InvalidResponse,
 )
 from attune_nb.filters import InquiryFilters, check_id, inquiry_where
-from attune_nb.frames import INQUIRY_COLUMNS
-from attune_nb.records import Inquiry
+from attune_nb.frames import INQUIRY_JSON_COLUMNS, Column, inquiry_layout
+from attune_nb.records import SECRET_MASK, Inquiry, InquiryField, mask_secrets, parse_fields
 
 if TYPE_CHECKING:
     from attune_nb.engine import Engine
 
-__all__ = ["InquiryRepository", "validate_response"]
+__all__ = ["UNHEARD", "InquiryRepository", "validate_response"]
 
+UNHEARD = (
+    "the waiting workflow task does not resume: Attune's API publishes the message that releases it"
+)
+"""What a response written only in the database does not do (DatabaseOnlyWarning)."""
 
-# Keys of an object response that name the chosen option, checked against response_options.
-CHOICE_KEYS = ("choice", "option", "answer")
+_SCHEMA_COLUMN = Column("response_schema", "json")
 
 
 class InquiryRepository:
@@ -86,7 +92,12 @@ class InquiryRepository:
         return self._row(row)
 
     def frame(
-        self, *, limit: int | None = 1000, offset: int = 0, **filters: Unpack[InquiryFilters]
+        self,
+        *,
+        include: Iterable[str] = (),
+        limit: int | None = 1000,
+        offset: int = 0,
+        **filters: Unpack[InquiryFilters],
     ) -> pd.DataFrame:
         """Inquiries as a DataFrame (:data:`~attune_nb.frames.INQUIRY_COLUMNS`), newest first.
 
@@ -94,6 +105,8 @@ class InquiryRepository:
         ``execution`` (the execution that asked), ``assigned_to``, ``responded_by``,
         ``since``, ``until`` (on ``created``). An unknown filter is an
         :class:`~attune_nb.errors.InvalidFilter`, as for executions.
+        ``include=["response_schema"]`` adds that column at the end. In ``response``
+        the values of secret fields show as ``"***"`` (:meth:`get` has them).
 
         >>> db.inquiries.frame(status="pending")[["id", "execution", "status"]]
             id  execution   status
@@ -102,6 +115,7 @@ class InquiryRepository:
         2  317      16602  pending
         3  ...
         """
+        include = _check_include(include)
         table = self._table()
         where = inquiry_where(dict(filters), table, self.execution_column)
         if limit is not None and (
@@ -110,11 +124,14 @@ class InquiryRepository:
             raise InvalidFilter("limit", limit, "a whole number >= 0, or None")
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise InvalidFilter("offset", offset, "a whole number >= 0")
+        layout = inquiry_layout(include)
+        # The schema is always read: it says which response fields are secret.
+        queried = layout if "response_schema" in include else [*layout, _SCHEMA_COLUMN]
         cols = [
             table.c[self.execution_column].label("execution")
             if c.name == "execution"
             else table.c[c.name]
-            for c in INQUIRY_COLUMNS
+            for c in queried
         ]
         stmt = (
             sa.select(*cols)
@@ -124,7 +141,18 @@ class InquiryRepository:
         )
         if limit is not None:
             stmt = stmt.limit(limit)
-        return self.db.read(stmt, INQUIRY_COLUMNS, desc="reading inquiries")
+        frame = self.db.read(stmt, queried, desc="reading inquiries")
+        frame["response"] = pd.Series(
+            [
+                mask_secrets(response, parse_fields(schema)) if response is not None else None
+                for response, schema in zip(
+                    frame["response"], frame["response_schema"], strict=True
+                )
+            ],
+            index=frame.index,
+            dtype=object,
+        )
+        return frame[[c.name for c in layout]]
 
     def count(self, **filters: Unpack[InquiryFilters]) -> int:
         """How many inquiries match the filters of :meth:`frame`.
@@ -142,35 +170,80 @@ class InquiryRepository:
             return int(conn.execute(stmt).scalar_one())
 
     def respond(
-        self, inquiry_id: int, response: Any, /, *, responder: int | None = None
+        self,
+        inquiry_id: int,
+        response: Any = None,
+        /,
+        *,
+        option: str | None = None,
+        responder: int | None = None,
     ) -> Inquiry:
-        """Answer a pending inquiry; return it, now ``responded``.
+        """Answer a pending inquiry, as Attune does; return it, now ``responded``.
 
-        The response must satisfy the inquiry's ``response_schema`` (JSON Schema) and,
-        when it is a plain value (or an object with a ``choice``/``option``/``answer``
-        key), be one of ``response_options``. Only the assignee may answer an assigned
-        inquiry (``responder`` is an identity id). The write is compare-and-set:
-        pending -> responded only while ``timeout_at`` has not passed.
+        Give either ``response``, an object that satisfies the inquiry's schema (its
+        flat ``response_schema`` turned into JSON Schema: required fields enforced; a
+        NULL schema accepts any object), or ``option=`` the ``ref`` of one of its
+        :attr:`~attune_nb.records.Inquiry.options`, which stores that option's
+        ``response``. When ``assigned_to`` is set only that identity may answer
+        (``responder`` is an identity id); when it is NULL anyone may. The write is
+        compare-and-set: pending -> responded only while ``timeout_at`` has not passed,
+        writing ``response``, ``responded_by``, ``responded_at`` and ``updated``.
 
-        Raises :class:`InquiryNotFound`, :class:`InquiryClosed`, :class:`InvalidResponse`.
+        On a database attune_nb did not create this needs ``allow_writes=True`` and
+        warns :class:`~attune_nb.errors.DatabaseOnlyWarning`: the waiting workflow task
+        is released by a message Attune's API publishes, not by the row.
+
+        Raises :class:`InquiryNotFound`, :class:`InquiryClosed`, :class:`InvalidResponse`
+        (``messages`` name each field and its problem; secret values show as ``***``),
+        :class:`~attune_nb.errors.WritesNotAllowed`; a refusal writes nothing.
+
+        >>> db.inquiries.respond(392, option="ignore").response
+        {'action': 'ignore', 'notify_oncall': False}
         """
-        inquiry = self.get(inquiry_id)
+        inquiry_id = check_id("id", inquiry_id)
         if responder is not None:
             responder = check_id("responder", responder)
+        if option is not None and not isinstance(option, str):
+            raise ConfigurationError("option", option, "the ref of one of the inquiry's options")
+        if option is not None and response is not None:
+            raise ConfigurationError(
+                "option", option, "either a response or option=, not both (an option is a response)"
+            )
+        inquiry = self.get(inquiry_id)
         if inquiry.status != "pending":
             raise InquiryClosed(inquiry.id, inquiry.status, f"it is {inquiry.status}")
-        messages = validate_response(inquiry, response)
+        messages: list[str] = []
+        refused: Any = response
+        if option is not None:
+            chosen = inquiry.option(option)
+            if chosen is None:
+                refused = option
+                messages.append(f"option: {option!r} is not " + _options_phrase(inquiry))
+            else:
+                response = copy.deepcopy(chosen.response)
+                refused = response
+                messages += validate_response(inquiry, response)
+        elif response is None:
+            refs = ", ".join(o.ref for o in inquiry.options)
+            messages.append(
+                "response: missing: give a response object"
+                + (f", or option= ({refs})" if refs else " (this inquiry has no options)")
+            )
+        else:
+            messages += validate_response(inquiry, response)
         if inquiry.assigned_to is not None and responder != inquiry.assigned_to:
             who = "nobody (pass responder=…)" if responder is None else f"identity {responder}"
             messages.append(
-                f"only the assignee (identity {inquiry.assigned_to}) may respond, not {who}"
+                f"responder: only the assignee (identity {inquiry.assigned_to}) may respond, "
+                f"not {who}"
             )
         if responder is not None and not self.db.scalar(
             "SELECT EXISTS (SELECT 1 FROM attune.identity WHERE id = :id)", id=responder
         ):
-            messages.append(f"there is no identity {responder}")
+            messages.append(f"responder: there is no identity {responder}")
         if messages:
-            raise InvalidResponse(inquiry.id, response, messages)
+            raise InvalidResponse(inquiry.id, mask_secrets(refused, inquiry.fields), messages)
+        self.db.check_write("respond", unheard=UNHEARD)
         table = self._table()
         stmt = (
             table.update()
@@ -184,6 +257,7 @@ class InquiryRepository:
                 response=response,
                 responded_at=sa.func.now(),
                 responded_by=responder,
+                updated=sa.func.now(),
             )
             .returning(*table.c)
         )
@@ -206,25 +280,109 @@ class InquiryRepository:
         )
 
 
+def _options_phrase(inquiry: Inquiry) -> str:
+    refs = [o.ref for o in inquiry.options]
+    if not refs:
+        return "an option: this inquiry has none; give a response object"
+    return "one of the options " + ", ".join(refs)
+
+
+def _check_include(include: Iterable[str]) -> tuple[str, ...]:
+    names = (include,) if isinstance(include, str) else tuple(include)
+    bad = [n for n in names if n not in INQUIRY_JSON_COLUMNS]
+    if bad:
+        raise InvalidFilter("include", bad[0], "some of " + ", ".join(INQUIRY_JSON_COLUMNS))
+    return tuple(dict.fromkeys(names))
+
+
 def validate_response(inquiry: Inquiry, response: Any) -> list[str]:
-    """What is wrong with ``response`` for ``inquiry`` (empty when it is fine)."""
+    """What is wrong with ``response`` for ``inquiry`` (empty when it is fine), as Attune checks.
+
+    The response must be an object satisfying the inquiry's
+    :attr:`~attune_nb.records.Inquiry.validation_schema`. Each message names the field
+    (``response`` for the whole object) and the problem; a secret field's value shows
+    as ``***``. Options are not consulted: an option is chosen by its ref.
+
+    >>> from attune_nb.records import Inquiry
+    >>> asked = Inquiry(1, 2, "Ship?", "pending", response_schema={
+    ...     "approved": {"type": "boolean", "required": True},
+    ...     "pin": {"type": "integer", "secret": True}})
+    >>> validate_response(asked, {"pin": "1234"})
+    ['approved: required but missing', "pin: *** is not of type 'integer'"]
+    """
     import jsonschema
 
-    messages: list[str] = []
-    if inquiry.response_schema:
-        validator = jsonschema.Draft202012Validator(inquiry.response_schema)
-        messages += [
-            error.message
-            for error in sorted(validator.iter_errors(response), key=lambda e: list(e.path))
+    fields = inquiry.fields
+    if not isinstance(response, dict):
+        kind = "null" if response is None else type(response).__name__
+        message = f"response: must be an object of field values, not {kind}"
+        if isinstance(response, str) and inquiry.option(response) is not None:
+            message += f"; to choose the option {response!r} pass option={response!r}"
+        return [message]
+    schema = inquiry.validation_schema
+    if schema is None:
+        return []
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        return [
+            f"response_schema: the inquiry's schema is not valid ({exc.message}); it cannot "
+            "be answered until the schema is fixed"
         ]
-    options = inquiry.response_options or []
-    if options:
-        chosen: Any = None
-        if isinstance(response, dict):
-            key = next((k for k in CHOICE_KEYS if k in response), None)
-            chosen = response[key] if key else None
-        elif not isinstance(response, list):
-            chosen = response
-        if chosen is not None and chosen not in options:
-            messages.append(f"{chosen!r} is not one of the options {options}")
-    return messages
+    secret = {f.name for f in fields if f.secret}
+    secret_values = [repr(response[name]) for name in secret if name in response]
+    found: list[tuple[tuple[Any, ...], str]] = []
+    for error in cls(schema).iter_errors(response):
+        path = list(error.absolute_path)
+        problem = None
+        if error.validator == "required":
+            missing = next(
+                (
+                    n
+                    for n in error.validator_value
+                    if error.message == f"{n!r} is a required property"
+                ),
+                None,
+            )
+            if missing is not None:
+                path, problem = [*path, missing], "required but missing"
+        if problem is None:
+            problem = _problem(error, path, secret, secret_values, fields)
+        found.append((_order(path, fields), f"{_where(path)}: {problem}"))
+    return [message for _, message in sorted(found)]
+
+
+def _order(path: list[Any], fields: tuple[InquiryField, ...]) -> tuple[Any, ...]:
+    """Sort key of a message: the whole object first, then fields in display order."""
+    if not path:
+        return (-1,)
+    rank = next((i for i, f in enumerate(fields) if f.name == path[0]), len(fields))
+    return (rank, *(str(p) for p in path))
+
+
+def _where(path: list[Any]) -> str:
+    """``reason``, ``tags[0]``, ``address.city``; ``response`` for the whole object."""
+    if not path:
+        return "response"
+    text = str(path[0])
+    for part in path[1:]:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def _problem(
+    error: Any, path: list[Any], secret: set[str], secret_values: list[str], fields: Any
+) -> str:
+    """The error's message, with no secret value left in it."""
+    message = str(error.message)
+    shown = repr(error.instance)
+    if path and path[0] in secret:
+        if message.startswith(shown):
+            return SECRET_MASK + message[len(shown) :]
+        return f"the (secret) value fails {error.validator!r}"
+    if not path:
+        message = message.replace(shown, repr(mask_secrets(error.instance, fields)))
+        if any(value in message for value in secret_values):
+            return f"the response fails {error.validator!r}"
+    return message

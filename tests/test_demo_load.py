@@ -9,8 +9,11 @@ import sqlalchemy as sa
 
 import attune_nb
 from attune_nb.demo import ANCHOR, seed
+from attune_nb.demo.catalogue import INQUIRY_SCHEMA
 from attune_nb.errors import ConfigurationError, SeedError
+from attune_nb.inquiries import validate_response
 from attune_nb.lifecycle import ALLOWED_TRANSITIONS, ExecutionStatus
+from attune_nb.records import is_json_schema
 from attune_nb.testing import ThrowawayServer
 
 SIZE, SEED = 3000, 7
@@ -185,8 +188,48 @@ def test_inquiries_pending_responded_timed_out(seeded: attune_nb.Database) -> No
         seeded,
         "SELECT response, responded_by, assigned_to FROM attune.inquiry WHERE status = 'responded'",
     )
-    assert all(a.response["choice"] in ("restart", "escalate", "ignore") for a in answered)
-    assert all(a.responded_by == a.assigned_to for a in answered)
+    assert all(a.response["action"] in ("restart", "escalate", "ignore") for a in answered)
+    assert all(a.responded_by is not None for a in answered)
+    assert all(a.responded_by == a.assigned_to for a in answered if a.assigned_to is not None)
+
+
+def test_inquiries_are_written_as_attune_writes_them(seeded: attune_nb.Database) -> None:
+    inquiries = [seeded.inquiries.get(r.id) for r in rows(seeded, "SELECT id FROM attune.inquiry")]
+    assert inquiries
+    for inquiry in inquiries:
+        assert not is_json_schema(inquiry.response_schema)
+        assert inquiry.response_schema == INQUIRY_SCHEMA
+        assert all(isinstance(o, dict) for o in inquiry.response_options)
+        for option in inquiry.options:
+            assert validate_response(inquiry, option.response) == [], option
+        if inquiry.response is not None:
+            assert validate_response(inquiry, inquiry.response) == [], inquiry
+    fields = {f.name: f for f in inquiries[0].fields}
+    assert {f.type for f in fields.values()} >= {"boolean", "string", "integer"}
+    assert any(f.required for f in fields.values()) and not all(f.required for f in fields.values())
+    assert any(f.enum for f in fields.values() if f.type == "string")
+    assert any(f.secret for f in fields.values())
+    assert {o.style for o in inquiries[0].options} == {"positive", "destructive", "default"}
+    secret = [f.name for f in fields.values() if f.secret]
+    assert any(set(secret) <= set(i.response or {}) for i in inquiries), "no secret answered"
+
+
+def test_inquiries_assigned_unassigned_answerable_expired(seeded: attune_nb.Database) -> None:
+    (counts,) = rows(
+        seeded,
+        """
+        SELECT count(*) FILTER (WHERE assigned_to IS NULL) AS unassigned,
+               count(*) FILTER (WHERE assigned_to IS NOT NULL) AS assigned,
+               count(*) FILTER (WHERE status = 'pending'
+                                  AND (timeout_at IS NULL OR timeout_at > :anchor)) AS answerable,
+               count(*) FILTER (WHERE status = 'pending') AS pending,
+               count(*) FILTER (WHERE status = 'timeout' AND timeout_at <= :anchor) AS expired
+        FROM attune.inquiry""",
+        anchor=ANCHOR,
+    )
+    assert counts.unassigned > 0 and counts.assigned > 0
+    assert counts.pending > 0 and counts.answerable == counts.pending
+    assert counts.expired > 0
 
 
 def test_workers_packs_and_identities(seeded: attune_nb.Database) -> None:

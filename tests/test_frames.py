@@ -14,7 +14,15 @@ import pytest
 import sqlalchemy as sa
 
 import attune_nb
-from attune_nb.frames import EXECUTION_COLUMNS, HIERARCHY_COLUMNS, JSON_COLUMNS, STATUS_DTYPE
+from attune_nb.frames import (
+    EXECUTION_COLUMNS,
+    HIERARCHY_COLUMNS,
+    INQUIRY_COLUMNS,
+    INQUIRY_JSON_COLUMNS,
+    JSON_COLUMNS,
+    STATUS_DTYPE,
+    inquiry_layout,
+)
 from attune_nb.lifecycle import ExecutionStatus
 from attune_nb.testing import ThrowawayServer
 
@@ -331,3 +339,23 @@ def awkward(pg: ThrowawayServer) -> Iterator[pd.DataFrame]:
 def test_awkward_text_reads_back_exactly(awkward: pd.DataFrame, index: int) -> None:
     row = awkward.loc[f"text.{index}"]
     assert (row["trace_tag"], row["retry_reason"]) == (AWKWARD[index], AWKWARD[index])
+
+
+# -- inquiry frames ------------------------------------------------------------------------
+
+INQUIRY_LAYOUT = inquiry_layout(["response_schema"])
+
+
+def test_inquiry_layout_appends_the_included_json_columns() -> None:
+    assert inquiry_layout() == list(INQUIRY_COLUMNS)
+    assert INQUIRY_JSON_COLUMNS == ("response_schema",)
+    extended = inquiry_layout(["response_schema"])
+    assert extended[:-1] == list(INQUIRY_COLUMNS)
+    assert (extended[-1].name, extended[-1].kind) == ("response_schema", "json")
+
+
+def test_an_empty_inquiry_frame_with_the_schema_keeps_its_layout(db: attune_nb.Database) -> None:
+    frame = db.inquiries.frame(include=["response_schema"])
+    assert frame.empty
+    assert list(frame.columns) == [c.name for c in INQUIRY_LAYOUT]
+    assert [frame[c.name].dtype for c in INQUIRY_LAYOUT] == [c.dtype for c in INQUIRY_LAYOUT]

@@ -9,7 +9,19 @@ import pytest
 
 import attune_nb
 from attune_nb.lifecycle import TERMINAL, ExecutionStatus
-from attune_nb.records import Execution, Inquiry, Trace, TraceLink
+from attune_nb.records import (
+    Execution,
+    Inquiry,
+    InquiryField,
+    InquiryOption,
+    Trace,
+    TraceLink,
+    is_json_schema,
+    mask_secrets,
+    parse_fields,
+    parse_options,
+    validation_schema,
+)
 
 RUNNING = ExecutionStatus.RUNNING
 
@@ -127,6 +139,167 @@ def test_inquiry_is_immutable_and_from_row_keeps_its_fields() -> None:
     )
     with pytest.raises(dataclasses.FrozenInstanceError):
         inq.status = "responded"  # type: ignore[misc]
+
+
+# -- Inquiry: the flat response_schema and the option objects -----------------------------
+
+FLAT = {
+    "reason": {"type": "string", "description": "Why", "maxLength": 50},
+    "approved": {"type": "boolean", "required": True, "position": 0, "default": False},
+    "env": {"type": "string", "enum": ["staging", "prod"], "required": True, "position": 1},
+    "pin": {"type": "string", "secret": True, "position": 2},
+    "count": {"type": "integer", "minimum": 1},
+}
+OPTION_OBJECTS = [
+    {"ref": "approve", "label": "Approve", "style": "positive", "response": {"approved": True}},
+    {"ref": "reject", "label": "Reject", "style": "destructive", "response": {"approved": False}},
+    {"ref": "later", "label": "Ask me later", "style": "default", "response": {"later": True}},
+]
+
+
+def test_fields_in_position_then_name_order() -> None:
+    fields = Inquiry(1, 2, "?", "pending", response_schema=FLAT).fields
+    assert [f.name for f in fields] == ["approved", "env", "pin", "count", "reason"]
+    approved, env, pin, count, reason = fields
+    assert approved == InquiryField(
+        "approved",
+        "boolean",
+        required=True,
+        default=False,
+        position=0,
+        schema={"type": "boolean", "default": False},
+    )
+    assert (env.required, env.enum, env.secret) == (True, ("staging", "prod"), False)
+    assert (pin.secret, pin.required, pin.schema) == (True, False, {"type": "string"})
+    assert (count.type, count.position, count.schema) == ("integer", None, FLAT["count"])
+    assert (reason.description, reason.default, reason.enum) == ("Why", None, None)
+
+
+def test_field_and_option_reprs_show_no_values() -> None:
+    pin = InquiryField("pin", "string", secret=True, default="0000")
+    assert repr(pin) == "<InquiryField pin string secret>"
+    env = InquiryField("env", "string", required=True, enum=("staging", "prod"))
+    assert repr(env) == "<InquiryField env string required enum=staging|prod>"
+    assert repr(InquiryField("x")) == "<InquiryField x any>"
+    option = InquiryOption("approve", "Approve", "positive", {"pin": "1234"})
+    assert repr(option) == "<InquiryOption approve 'Approve' positive>"
+
+
+def test_options_are_read_as_attune_writes_them() -> None:
+    options = Inquiry(1, 2, "?", "pending", response_options=OPTION_OBJECTS).options
+    assert options == (
+        InquiryOption("approve", "Approve", "positive", {"approved": True}),
+        InquiryOption("reject", "Reject", "destructive", {"approved": False}),
+        InquiryOption("later", "Ask me later", "default", {"later": True}),
+    )
+    inquiry = Inquiry(1, 2, "?", "pending", response_options=OPTION_OBJECTS)
+    assert inquiry.option("reject") == options[1]
+    assert inquiry.option("nope") is None
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        (["restart"], [InquiryOption("restart", "restart", "default", {"choice": "restart"})]),
+        (
+            [True, 3],
+            [
+                InquiryOption("true", "true", "default", {"choice": True}),
+                InquiryOption("3", "3", "default", {"choice": 3}),
+            ],
+        ),
+        ([{"ref": "go"}], [InquiryOption("go", "go", "default", {"choice": "go"})]),
+        (
+            [{"ref": "go", "style": "loud", "response": {}}],
+            [InquiryOption("go", "go", "default", {})],
+        ),
+        (
+            {"ref": "one", "label": "One"},
+            [InquiryOption("one", "One", "default", {"choice": "one"})],
+        ),
+        (None, []),
+        ("restart", []),
+    ],
+    ids=[
+        "strings",
+        "scalars",
+        "object-without-response",
+        "unknown-style",
+        "one-object",
+        "null",
+        "not-a-list",
+    ],
+)
+def test_older_options_are_converted(stored: object, expected: list[InquiryOption]) -> None:
+    assert list(parse_options(stored)) == expected
+
+
+def test_a_plain_json_schema_is_read_too() -> None:
+    legacy = {
+        "type": "object",
+        "properties": {"choice": {"enum": ["a", "b"]}, "comment": {"type": "string"}},
+        "required": ["choice"],
+        "additionalProperties": False,
+    }
+    assert is_json_schema(legacy)
+    fields = parse_fields(legacy)
+    assert [(f.name, f.type, f.required, f.enum) for f in fields] == [
+        ("choice", None, True, ("a", "b")),
+        ("comment", "string", False, None),
+    ]
+    assert validation_schema(legacy) is legacy  # used as it is
+
+
+@pytest.mark.parametrize(
+    ("schema", "json_schema"),
+    [
+        (FLAT, False),
+        ({}, False),
+        ({"type": {"type": "string"}, "properties": {"type": "integer"}}, False),
+        ({"type": "object"}, True),
+        ({"properties": {"a": {"type": "string"}}}, True),
+        ({"$schema": "https://json-schema.org/draft/2020-12/schema", "a": {}}, True),
+        (None, False),
+    ],
+    ids=[
+        "flat",
+        "empty",
+        "fields-named-type-and-properties",
+        "type-object",
+        "properties-only",
+        "dollar-schema",
+        "null",
+    ],
+)
+def test_is_json_schema(schema: object, json_schema: bool) -> None:
+    assert is_json_schema(schema) is json_schema
+
+
+def test_validation_schema_is_what_attune_builds() -> None:
+    assert validation_schema(FLAT) == {
+        "type": "object",
+        "properties": {
+            "approved": {"type": "boolean", "default": False},
+            "env": {"type": "string", "enum": ["staging", "prod"]},
+            "pin": {"type": "string"},
+            "count": {"type": "integer", "minimum": 1},
+            "reason": {"type": "string", "description": "Why", "maxLength": 50},
+        },
+        "required": ["approved", "env"],
+    }
+    assert validation_schema(None) is None
+    assert validation_schema({}) == {"type": "object", "properties": {}, "required": []}
+
+
+def test_secret_fields_are_masked_and_never_in_a_repr() -> None:
+    response = {"approved": True, "env": "prod", "pin": "4321"}
+    inquiry = Inquiry(1, 2, "?", "responded", response_schema=FLAT, response=response)
+    assert inquiry.masked_response == {"approved": True, "env": "prod", "pin": "***"}
+    assert inquiry.response == response  # the record keeps the value
+    assert "4321" not in repr(inquiry)
+    assert "4321" not in repr(inquiry.fields) and "4321" not in repr(inquiry.options)
+    assert mask_secrets("text", inquiry.fields) == "text"
+    assert mask_secrets(response, []) is response
 
 
 # -- TraceLink and Trace -----------------------------------------------------------------

@@ -199,6 +199,59 @@ IDENTITIES = (
     ("ci-bot", "CI bot"),
 )
 HUMANS = (1, 2, 3, 4)  # indexes of IDENTITIES who start runs and answer inquiries
+# What every core.ask_human inquiry asks, in Attune's own formats (ATTUNE_SCHEMA.md,
+# "inquiry"): a flat response_schema (required and optional fields of several types, one
+# secret) and option objects of all three styles, each response satisfying the schema.
+INQUIRY_SCHEMA: dict[str, dict[str, object]] = {
+    "action": {
+        "type": "string",
+        "enum": ["restart", "escalate", "ignore"],
+        "required": True,
+        "position": 0,
+        "description": "What to do about the alert",
+    },
+    "notify_oncall": {
+        "type": "boolean",
+        "required": True,
+        "default": False,
+        "position": 1,
+        "description": "Page the on-call engineer",
+    },
+    "replicas": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 10,
+        "position": 2,
+        "description": "How many pods to run after a restart",
+    },
+    "comment": {"type": "string", "maxLength": 500, "position": 3},
+    "ack_token": {
+        "type": "string",
+        "secret": True,
+        "position": 4,
+        "description": "The pager's acknowledgement code",
+    },
+}
+INQUIRY_OPTIONS: tuple[dict[str, object], ...] = (
+    {
+        "ref": "restart",
+        "label": "Restart the pod",
+        "style": "destructive",
+        "response": {"action": "restart", "notify_oncall": False},
+    },
+    {
+        "ref": "escalate",
+        "label": "Escalate to on-call",
+        "style": "positive",
+        "response": {"action": "escalate", "notify_oncall": True},
+    },
+    {
+        "ref": "ignore",
+        "label": "Ignore",
+        "style": "default",
+        "response": {"action": "ignore", "notify_oncall": False},
+    },
+)
 # (name, type, role, status, weight among action workers); the flaky one abandons more.
 WORKERS = (
     ("worker-local-1", "local", "action", "active", 3),

@@ -7,6 +7,7 @@ in with binary COPY, and ``execution_history`` is written in the shape its trigg
 from __future__ import annotations
 
 import io
+import json
 import struct
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +27,8 @@ from attune_nb.demo.catalogue import (
     FLAKY_WORKER,
     HUMANS,
     IDENTITIES,
+    INQUIRY_OPTIONS,
+    INQUIRY_SCHEMA,
     MAX_STEPS,
     PACKS,
     RU,
@@ -443,7 +446,16 @@ def _load(
         cur.execute(definition)
 
     say("writing inquiries")
-    cur.execute(_INSERT_INQUIRIES, {"lo": base, "humans": [int(h) for h in human_ids]})
+    cur.execute(
+        _INSERT_INQUIRIES,
+        {
+            "lo": base,
+            "humans": [int(h) for h in human_ids],
+            "schema": json.dumps(INQUIRY_SCHEMA),
+            "options": json.dumps(list(INQUIRY_OPTIONS)),
+            "as_of": datetime.fromtimestamp(planned.as_of, UTC),
+        },
+    )
     inquiries = cur.rowcount
     for table in ("execution", "event", "enforcement", "inquiry"):
         cur.execute(
@@ -631,21 +643,31 @@ WHERE e.id > %(lo)s
 
 # One inquiry per core.ask_human task that got to run: answered when the task
 # completed, timed out with it, cancelled with it, pending while it still runs.
+# Written as Attune writes them (catalogue.INQUIRY_SCHEMA / INQUIRY_OPTIONS). One in
+# three is unassigned (anyone may answer); answers are an option's response, one in
+# five a free-form one with the optional fields and the secret token; a pending one
+# never expires, or expires 12 to 47 hours after the history ends (still answerable).
 _INSERT_INQUIRIES = """
 INSERT INTO attune.inquiry (created_by_execution, prompt, response_schema, response_options,
     assigned_to, status, response, timeout_at, responded_at, responded_by, created, updated)
 SELECT e.id,
     'Alert on ' || (e.config->>'target') || ': restart the pod, escalate, or ignore?',
-    '{"type": "object", "required": ["choice"], "properties": {"choice": {"type": "string",
-      "enum": ["restart", "escalate", "ignore"]}, "comment": {"type": "string"}}}'::jsonb,
-    '["restart", "escalate", "ignore"]'::jsonb,
-    h.assignee,
+    %(schema)s::jsonb,
+    %(options)s::jsonb,
+    CASE WHEN e.id %% 3 = 0 THEN NULL ELSE h.assignee END,
     CASE e.status WHEN 'completed' THEN 'responded' WHEN 'timeout' THEN 'timeout'
                   WHEN 'running' THEN 'pending' ELSE 'cancelled' END::attune.inquiry_status_enum,
-    CASE WHEN e.status = 'completed' THEN jsonb_build_object(
-        'choice', (ARRAY['restart', 'restart', 'escalate', 'ignore'])[1 + e.id %% 4]) END,
-    CASE WHEN e.status = 'running' THEN NULL
-         ELSE e.started_at + make_interval(secs => e.timeout_seconds) END,
+    CASE WHEN e.status <> 'completed' THEN NULL
+         WHEN e.id %% 5 <> 0 THEN o.response
+         ELSE o.response
+              || jsonb_build_object('comment', 'checked the dashboards first',
+                                    'ack_token', 'ack-' || left(md5(e.id::text), 8))
+              || CASE WHEN o.response->>'action' = 'restart'
+                      THEN jsonb_build_object('replicas', 2 + e.id %% 3)
+                      ELSE '{}'::jsonb END END,
+    CASE WHEN e.status <> 'running' THEN e.started_at + make_interval(secs => e.timeout_seconds)
+         WHEN e.id %% 4 = 3 THEN NULL
+         ELSE %(as_of)s + make_interval(hours => (12 + e.id %% 36)::int) END,
     CASE WHEN e.status = 'completed' THEN e.updated - interval '1 second' END,
     CASE WHEN e.status = 'completed' THEN h.assignee END,
     e.started_at + interval '1 second',
@@ -654,6 +676,9 @@ SELECT e.id,
                   ELSE e.updated END
 FROM attune.execution AS e
 CROSS JOIN LATERAL (SELECT (%(humans)s::bigint[])[1 + (e.id %% 4)] AS assignee) AS h
+CROSS JOIN LATERAL (
+    SELECT (%(options)s::jsonb -> (ARRAY[0, 0, 1, 2])[1 + e.id %% 4]) -> 'response' AS response
+) AS o
 WHERE e.id > %(lo)s AND e.action_ref = 'core.ask_human' AND e.started_at IS NOT NULL
 ORDER BY e.id
 """
