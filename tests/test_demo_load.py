@@ -54,8 +54,7 @@ def test_history_tells_the_same_story_as_the_rows(seeded: attune_nb.Database) ->
         r.id: r
         for r in rows(
             seeded,
-            "SELECT id, status::text AS status, created, updated, started_at, workflow_def "
-            "FROM attune.execution",
+            "SELECT id, status::text AS status, created, updated, started_at FROM attune.execution",
         )
     }
     history = rows(
@@ -86,19 +85,14 @@ def test_history_tells_the_same_story_as_the_rows(seeded: attune_nb.Database) ->
                 new,
             )
             assert u.time >= last_time
-            if new == "running" and row.workflow_def is None:
+            if new == "running":
                 assert u.new_values["started_at"] is not None
                 assert u.time == row.started_at, exec_id
-            elif new == "running":  # a workflow parent: upstream leaves started_at NULL
-                assert "started_at" not in u.changed_fields, exec_id
             status, last_time = new, u.time
         assert status == row.status, exec_id
         assert last_time == row.updated, exec_id
         entered_running = any(u.new_values["status"] == "running" for u in updates)
-        if row.workflow_def is None:
-            assert entered_running == (row.started_at is not None), exec_id
-        else:
-            assert row.started_at is None, exec_id
+        assert entered_running == (row.started_at is not None), exec_id
 
 
 def test_history_value_shapes_match_the_trigger(seeded: attune_nb.Database) -> None:

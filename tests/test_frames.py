@@ -359,39 +359,3 @@ def test_an_empty_inquiry_frame_with_the_schema_keeps_its_layout(db: attune_nb.D
     assert frame.empty
     assert list(frame.columns) == [c.name for c in INQUIRY_LAYOUT]
     assert [frame[c.name].dtype for c in INQUIRY_LAYOUT] == [c.dtype for c in INQUIRY_LAYOUT]
-
-
-def test_a_workflow_parent_without_started_at_gets_its_times_from_history(
-    db: attune_nb.Database,
-) -> None:
-    """Upstream leaves started_at NULL on workflow parents: the history says when it ran."""
-    with db.transaction() as conn:
-        root = conn.execute(
-            sa.text(
-                "INSERT INTO attune.execution (action_ref, workflow_def) "
-                "VALUES ('wf.root', 1) RETURNING id"
-            )
-        ).scalar_one()
-        plain = conn.execute(
-            sa.text("INSERT INTO attune.execution (action_ref) VALUES ('core.echo') RETURNING id")
-        ).scalar_one()
-    for status in ("running", "completed"):  # one transaction each: distinct times
-        sql(
-            db,
-            f"UPDATE attune.execution SET status = '{status}' WHERE id IN (:a, :b)",
-            a=root,
-            b=plain,
-        )
-    ran = db.scalar(
-        "SELECT time FROM attune.execution_history WHERE entity_id = :i "
-        "AND new_values->>'status' = 'running'",
-        i=root,
-    )
-    frame = db.executions.frame().set_index("id")
-    row = frame.loc[root]
-    assert row["started_at"] is pd.NaT  # the row as it is
-    assert row["queue_wait"] == pd.Timestamp(ran) - row["created"]
-    assert row["run_time"] == row["updated"] - pd.Timestamp(ran)
-    assert frame.loc[plain, "queue_wait"] is pd.NaT  # not a workflow: no lookup
-    down = db.executions.descendants(root).set_index("id")
-    assert down.loc[root, "run_time"] == row["run_time"]

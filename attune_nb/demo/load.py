@@ -432,22 +432,10 @@ def _load(
     cur.execute(_INSERT_HISTORY, {"lo": base})
     history_rows += cur.rowcount
 
-    # A workflow's executions carry its definition, as newer Attune writes them, and
-    # no started_at (upstream's scheduler leaves it NULL on workflow parents): when
-    # they entered running is in their history only.
+    # A workflow's executions carry its definition, as newer Attune writes them.
     cur.execute(
-        "UPDATE attune.execution e SET workflow_def = a.workflow_def, started_at = NULL "
-        "FROM attune.action a "
+        "UPDATE attune.execution e SET workflow_def = a.workflow_def FROM attune.action a "
         "WHERE e.id > %s AND a.id = e.action AND a.workflow_def IS NOT NULL",
-        (base,),
-    )
-    cur.execute(
-        "UPDATE attune.execution_history h "
-        "SET changed_fields = array_remove(h.changed_fields, 'started_at'), "
-        "old_values = h.old_values - 'started_at', new_values = h.new_values - 'started_at' "
-        "FROM attune.execution e WHERE e.id = h.entity_id AND e.id > %s "
-        "AND e.workflow_def IS NOT NULL AND h.operation = 'UPDATE' "
-        "AND 'started_at' = ANY(h.changed_fields)",
         (base,),
     )
     # core.local_cmd runs under a concurrency limit: what holds a slot is active, and

@@ -65,30 +65,7 @@ def _select_columns(
             cols.append(_ENF_COLUMNS[c.name].label(c.name))
         elif c.name in source.c:
             cols.append(source.c[c.name].label(c.name))
-    if "workflow_def" in present and any(c.name in ("queue_wait", "run_time") for c in layout):
-        cols.append(_running_since(source).label("running_since"))
     return cols
-
-
-def _running_since(source: Any) -> Any:
-    """When an execution entered running: ``started_at``, or for a workflow parent
-    (upstream leaves its ``started_at`` NULL) the first history row into running."""
-    h = t.execution_history
-    entered = (
-        sa.select(sa.func.min(h.c.time))
-        .where(
-            h.c.entity_id == source.c.id,
-            h.c.time >= source.c.created,
-            sa.literal("status") == sa.any_(h.c.changed_fields),
-            h.c.new_values["status"].astext == "running",
-        )
-        .scalar_subquery()
-    )
-    workflow = t.optional_execution_column("workflow_def")
-    return sa.case(
-        (sa.and_(source.c.started_at.is_(None), workflow.is_not(None)), entered),
-        else_=source.c.started_at,
-    )
 
 
 def _check_include(include: Iterable[str]) -> tuple[str, ...]:
