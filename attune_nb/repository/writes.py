@@ -357,30 +357,9 @@ class ExecutionWrites(RepositoryPart):
             # 4: the caller of apply() or bulk_transition(), through _apply and check_write
             self.db.check_write("apply", unheard="; ".join(unheard), stacklevel=4)
             with self.db.transaction() as conn:
-                # Lock the previewed rows in id order (concurrent applies never deadlock)
-                # and learn their status now; then compare-and-set each against the preview.
-                locked = conn.execute(
-                    sa.select(_e.c.id, _e.c.status)
-                    .where(_e.c.id.in_(sorted({m[0] for m in todo})))
-                    .order_by(_e.c.id)
-                    .with_for_update()
-                ).all()
-                now = {r.id: str(r.status) for r in locked}
+                now = _lock(conn, todo)
                 changed = _compare_and_set(conn, todo, result)
-        records = []
-        for exec_id, action_ref, current, target, allowed in moves:
-            if not allowed:
-                reason = _refusal(current, target)
-            elif exec_id in changed:
-                reason = "applied"
-            elif exec_id not in now:
-                reason = "skipped: gone (deleted since the preview)"
-            else:
-                reason = f"skipped: changed meanwhile (from {current.value} to {now[exec_id]})"
-            done = exec_id in changed
-            records.append([exec_id, action_ref, current, target, allowed, reason, done])
-        frame = frames.records_frame(records, frames.BULK_COLUMNS)
-        frame.index = preview.index
+        frame = _outcome(moves, changed, now, index=preview.index)
         applied = len(changed)
         log.info("apply: %d applied, %d skipped", applied, len(frame) - applied)
         return frame
@@ -508,13 +487,7 @@ class ExecutionWrites(RepositoryPart):
             # 4: the caller of cancel(), through _cancel and check_write
             self.db.check_write("cancel", unheard="; ".join(unheard), stacklevel=4)
             with self.db.transaction() as conn:
-                locked = conn.execute(
-                    sa.select(_e.c.id, _e.c.status)
-                    .where(_e.c.id.in_(sorted({m[0] for m in todo})))
-                    .order_by(_e.c.id)
-                    .with_for_update()
-                ).all()
-                now = {r.id: str(r.status) for r in locked}
+                now = _lock(conn, todo)
                 for to, result in (
                     (ExecutionStatus.CANCELLED, CANCEL_RESULT),
                     (ExecutionStatus.CANCELING, UNSET),
@@ -527,19 +500,7 @@ class ExecutionWrites(RepositoryPart):
                 )
                 if cancelled:
                     inquiries = _cancel_inquiries(conn, cancelled)
-        records = []
-        for exec_id, action_ref, current, to, allowed in moves:
-            if exec_id in changed:
-                reason = "applied"
-            elif not allowed:
-                reason = given.get(exec_id) or _refusal(current, to)
-            elif exec_id not in now:
-                reason = "skipped: gone (deleted since the preview)"
-            else:
-                reason = f"skipped: changed meanwhile (from {current.value} to {now[exec_id]})"
-            records.append([exec_id, action_ref, current, to, allowed, reason, exec_id in changed])
-        frame = frames.records_frame(records, frames.BULK_COLUMNS)
-        frame.index = preview.index
+        frame = _outcome(moves, changed, now, index=preview.index, refusals=given)
         log.info(
             "cancel: %d executions changed, %d inquiries cancelled", len(changed), len(inquiries)
         )
@@ -574,6 +535,43 @@ class Cancellation:
 
 
 Move = tuple[int, str, ExecutionStatus, ExecutionStatus, bool]
+
+
+def _lock(conn: sa.Connection, moves: Sequence[Move]) -> dict[int, str]:
+    """Lock the rows of ``moves`` in id order (concurrent applies never deadlock); their
+    status now, by id (a deleted row is missing)."""
+    locked = conn.execute(
+        sa.select(_e.c.id, _e.c.status)
+        .where(_e.c.id.in_(sorted({m[0] for m in moves})))
+        .order_by(_e.c.id)
+        .with_for_update()
+    ).all()
+    return {r.id: str(r.status) for r in locked}
+
+
+def _outcome(
+    moves: Sequence[Move],
+    changed: set[int],
+    now: dict[int, str],
+    *,
+    index: pd.Index,
+    refusals: dict[int, str] | None = None,
+) -> pd.DataFrame:
+    """The bulk frame of what happened to each move: applied, skipped and why, refused."""
+    records = []
+    for exec_id, action_ref, current, target, allowed in moves:
+        if not allowed:
+            reason = (refusals or {}).get(exec_id) or _refusal(current, target)
+        elif exec_id in changed:
+            reason = "applied"
+        elif exec_id not in now:
+            reason = "skipped: gone (deleted since the preview)"
+        else:
+            reason = f"skipped: changed meanwhile (from {current.value} to {now[exec_id]})"
+        records.append([exec_id, action_ref, current, target, allowed, reason, exec_id in changed])
+    frame = frames.records_frame(records, frames.BULK_COLUMNS)
+    frame.index = index
+    return frame
 
 
 def _compare_and_set(conn: sa.Connection, moves: Sequence[Move], result: Any) -> set[int]:
