@@ -390,11 +390,20 @@ class FrameBuilder:
         self.rows = 0
 
     def add(self, batch: pa.RecordBatch) -> None:
-        """Take one record batch (its columns named as the layout's queried ones)."""
+        """Take one record batch (its columns named as the layout's queried ones).
+
+        An :data:`AUXILIARY` column the query returned too (the first batch decides)
+        is kept for the derived columns, then dropped.
+        """
         names = batch.schema.names
         missing = [c.name for c in self._queried if c.name not in names]
         if missing:
             raise KeyError(f"the query returned no column {missing[0]!r}")
+        if not self.rows and self._sinks is None and not self._pending:
+            layout_names = {c.name for c in self.layout}
+            self._queried += [
+                c for c in AUXILIARY if c.name in names and c.name not in layout_names
+            ]
         self.rows += batch.num_rows
         if not self._pending and self._filled + batch.num_rows <= self._capacity:
             if self._sinks is None:
@@ -444,14 +453,27 @@ def from_arrow(table: pa.Table | pa.RecordBatch, layout: Layout) -> pd.DataFrame
 # -- derived columns ------------------------------------------------------------------------
 
 
+AUXILIARY: tuple[Column, ...] = (Column("running_since", "time"),)
+"""Columns a query may add for the derived ones, never part of a frame.
+
+``running_since``: when the execution entered running, its ``started_at`` or, for
+a workflow parent (which upstream leaves without one), the time its history shows.
+"""
+
+
+def _running_since(frame: pd.DataFrame) -> pd.Series:
+    return frame["running_since"] if "running_since" in frame else frame["started_at"]
+
+
 def _queue_wait(frame: pd.DataFrame) -> pd.Series:
-    return (frame["started_at"] - frame["created"]).astype("timedelta64[ns]")
+    return (_running_since(frame) - frame["created"]).astype("timedelta64[ns]")
 
 
 def _run_time(frame: pd.DataFrame) -> pd.Series:
     # Only a terminal execution has an end: its `updated` (there is no completed-at).
-    ended = frame["status"].isin([s.value for s in TERMINAL]) & frame["started_at"].notna()
-    run = (frame["updated"] - frame["started_at"]).astype("timedelta64[ns]")
+    started = _running_since(frame)
+    ended = frame["status"].isin([s.value for s in TERMINAL]) & started.notna()
+    run = (frame["updated"] - started).astype("timedelta64[ns]")
     return run.where(ended).astype("timedelta64[ns]")
 
 

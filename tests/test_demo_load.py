@@ -54,7 +54,8 @@ def test_history_tells_the_same_story_as_the_rows(seeded: attune_nb.Database) ->
         r.id: r
         for r in rows(
             seeded,
-            "SELECT id, status::text AS status, created, updated, started_at FROM attune.execution",
+            "SELECT id, status::text AS status, created, updated, started_at, workflow_def "
+            "FROM attune.execution",
         )
     }
     history = rows(
@@ -85,14 +86,19 @@ def test_history_tells_the_same_story_as_the_rows(seeded: attune_nb.Database) ->
                 new,
             )
             assert u.time >= last_time
-            if new == "running":
+            if new == "running" and row.workflow_def is None:
                 assert u.new_values["started_at"] is not None
                 assert u.time == row.started_at, exec_id
+            elif new == "running":  # a workflow parent: upstream leaves started_at NULL
+                assert "started_at" not in u.changed_fields, exec_id
             status, last_time = new, u.time
         assert status == row.status, exec_id
         assert last_time == row.updated, exec_id
         entered_running = any(u.new_values["status"] == "running" for u in updates)
-        assert entered_running == (row.started_at is not None), exec_id
+        if row.workflow_def is None:
+            assert entered_running == (row.started_at is not None), exec_id
+        else:
+            assert row.started_at is None, exec_id
 
 
 def test_history_value_shapes_match_the_trigger(seeded: attune_nb.Database) -> None:
@@ -374,6 +380,16 @@ def test_workflow_executions_carry_their_definition(seeded: attune_nb.Database) 
         "WHERE e.workflow_def IS DISTINCT FROM a.workflow_def"
     )
     assert wrong == 0
+    # Every execution with tasks is a workflow's parent, a nested one too.
+    plain_parents = seeded.scalar(
+        "SELECT count(*) FROM attune.execution p WHERE p.workflow_def IS NULL "
+        "AND EXISTS (SELECT 1 FROM attune.execution c WHERE c.parent = p.id)"
+    )
+    assert plain_parents == 0
+    nested = seeded.executions.count(workflows_only=True, top_level_only=False) - (
+        seeded.executions.count(workflows_only=True, top_level_only=True)
+    )
+    assert nested > 0
     assert seeded.executions.count(workflows_only=True) > 0
     roots = seeded.executions.frame(workflows_only=True, top_level_only=True, limit=5)
     assert all(len(seeded.executions.children(int(r))) > 0 for r in roots["id"])

@@ -359,3 +359,51 @@ def test_an_empty_inquiry_frame_with_the_schema_keeps_its_layout(db: attune_nb.D
     assert frame.empty
     assert list(frame.columns) == [c.name for c in INQUIRY_LAYOUT]
     assert [frame[c.name].dtype for c in INQUIRY_LAYOUT] == [c.dtype for c in INQUIRY_LAYOUT]
+
+
+def test_a_workflow_parent_without_started_at_gets_its_times_from_history(
+    db: attune_nb.Database,
+) -> None:
+    """Upstream leaves started_at NULL on workflow parents: the history says when it ran."""
+    with db.transaction() as conn:
+        root, plain, never = (
+            conn.execute(
+                sa.text(
+                    "INSERT INTO attune.execution (action_ref, workflow_def) "
+                    "VALUES (:ref, :wf) RETURNING id"
+                ),
+                {"ref": ref, "wf": wf},
+            ).scalar_one()
+            for ref, wf in (("wf.root", 1), ("core.echo", None), ("core.never", None))
+        )
+    # One transaction each, so that each change has its own time. The plain one's
+    # started_at is set (to a time of its own): the row wins over its history.
+    sql(db, "UPDATE attune.execution SET status = 'running' WHERE id = :a", a=root)
+    sql(
+        db,
+        "UPDATE attune.execution SET status = 'running', "
+        "started_at = created + interval '1 second' WHERE id = :b",
+        b=plain,
+    )
+    sql(
+        db, "UPDATE attune.execution SET status = 'completed' WHERE id IN (:a, :b)", a=root, b=plain
+    )
+    sql(db, "UPDATE attune.execution SET status = 'cancelled' WHERE id = :c", c=never)
+    ran = db.scalar(
+        "SELECT time FROM attune.execution_history WHERE entity_id = :i "
+        "AND new_values->>'status' = 'running'",
+        i=root,
+    )
+    frame = db.executions.frame().set_index("id")
+    row = frame.loc[root]
+    assert row["started_at"] is pd.NaT  # the row as it is
+    assert row["queue_wait"] == pd.Timestamp(ran) - row["created"]
+    assert row["run_time"] == row["updated"] - pd.Timestamp(ran)
+    assert frame.loc[plain, "queue_wait"] == pd.Timedelta(seconds=1)
+    assert (
+        frame.loc[plain, "run_time"] == frame.loc[plain, "updated"] - frame.loc[plain, "started_at"]
+    )
+    assert frame.loc[never, "queue_wait"] is pd.NaT  # cancelled before it ran
+    assert frame.loc[never, "run_time"] is pd.NaT
+    down = db.executions.descendants(root).set_index("id")
+    assert down.loc[root, "run_time"] == row["run_time"]

@@ -202,6 +202,10 @@ def _reference_data(conn: sa.Connection, base: datetime) -> dict[str, dict[str, 
         for ref, label, desc, std in PACKS
     }
     ids["action"] = {}
+    # Every workflow has a definition, a nested one (a task that runs a workflow) too;
+    # the top-level templates keep the first numbers.
+    nested = [a.ref for a in ACTIONS if a.workflow and a.ref not in WORKFLOWS]
+    definition = {ref: i + 1 for i, ref in enumerate([*WORKFLOWS, *nested])}
     for spec in ACTIONS:
         pack = spec.ref.split(".")[0]
         ids["action"][spec.ref] = upsert(
@@ -218,7 +222,7 @@ def _reference_data(conn: sa.Connection, base: datetime) -> dict[str, dict[str, 
                 "e": f"{spec.ref.split('.')[1]}.py",
                 "to": spec.timeout_seconds,
                 "mr": spec.max_retries,
-                "wf": (list(WORKFLOWS).index(spec.ref) + 1) if spec.ref in WORKFLOWS else None,
+                "wf": definition.get(spec.ref),
                 "ps": '{"type": "object"}',
                 "t": at,
             },
@@ -303,8 +307,12 @@ def _load(
     times = rows["times"]
     updated = times[np.arange(n), last]
     ran = (status_m == RU) & (np.arange(MAX_STEPS)[None, :] < steps[:, None])
-    started_col = np.where(ran.any(axis=1), times[np.arange(n), ran.argmax(axis=1)], np.nan)
     is_leaf = path < WORKFLOW_PATH_BASE
+    # Upstream's scheduler leaves started_at NULL on a workflow's parent execution:
+    # when it entered running is in its history only.
+    started_col = np.where(
+        ran.any(axis=1) & is_leaf, times[np.arange(n), ran.argmax(axis=1)], np.nan
+    )
     scheduled = (status_m == SD) & (np.arange(MAX_STEPS)[None, :] < steps[:, None])
     got_worker = is_leaf & scheduled.any(axis=1)
     w_weights = np.array([w[4] for w in WORKERS], dtype=float)
@@ -405,7 +413,9 @@ def _load(
     first_sched = scheduled.argmax(axis=1)
     # What else changed with the status: 1 result, 2 worker, 3 started_at (never two at once).
     first_worker = (new == SD) & (s_idx == first_sched[r_idx]) & got_worker[r_idx]
-    kind = np.select([np.isin(new, TERMINAL_CODES), first_worker, new == RU], [1, 2, 3], 0)
+    kind = np.select(
+        [np.isin(new, TERMINAL_CODES), first_worker, (new == RU) & is_leaf[r_idx]], [1, 2, 3], 0
+    )
     order = np.argsort(times[r_idx, s_idx], kind="stable")
     r_idx, s_idx, kind = r_idx[order], s_idx[order], kind[order]
     cur.execute(
@@ -444,6 +454,9 @@ def _load(
     say(f"rebuilding {len(indexes)} indexes")  # counted with the history phase
     for definition in indexes:
         cur.execute(definition)
+    # Autovacuum never analyzes a partitioned table itself: without these statistics
+    # the planner guesses at every history query.
+    cur.execute("ANALYZE attune.execution_history")
 
     say("writing inquiries")
     cur.execute(
@@ -496,7 +509,9 @@ def _drop_indexes(cur: Any, tables: Sequence[str]) -> list[str]:
     found = cur.fetchall()
     for name, _definition in found:
         cur.execute(f'DROP INDEX attune."{name}"')
-    return [definition for _name, definition in found]
+    # A partitioned table's definition reads `ON ONLY`: rebuilt as such, the index would
+    # cover no partition at all. Without ONLY it is built on every partition too.
+    return [definition.replace(" ON ONLY ", " ON ", 1) for _name, definition in found]
 
 
 def _status_case(column: str) -> str:

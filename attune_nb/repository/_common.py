@@ -65,7 +65,37 @@ def _select_columns(
             cols.append(_ENF_COLUMNS[c.name].label(c.name))
         elif c.name in source.c:
             cols.append(source.c[c.name].label(c.name))
+    if any(c.name in ("queue_wait", "run_time") for c in layout):
+        cols.append(_running_since(source).label("running_since"))
     return cols
+
+
+_BEFORE_RUNNING = ("requested", "scheduling", "scheduled")
+
+
+def _running_since(source: Any) -> Any:
+    """When an execution entered running: its ``started_at``, or the history's first
+    row into running where the row has none but has got past ``scheduled`` (upstream
+    leaves ``started_at`` NULL on workflow parents; unguarded paths may too)."""
+    h = t.execution_history
+    entered = (
+        sa.select(sa.func.min(h.c.time))
+        .where(
+            h.c.entity_id == source.c.id,
+            # Bounded by the execution's own lifetime: the partitions it spans, and
+            # the (entity_id, time) index alone serves the lookup.
+            h.c.time.between(source.c.created, source.c.updated),
+            h.c.new_values["status"].astext == "running",
+        )
+        .scalar_subquery()
+    )
+    return sa.case(
+        (
+            sa.and_(source.c.started_at.is_(None), source.c.status.not_in(_BEFORE_RUNNING)),
+            entered,
+        ),
+        else_=source.c.started_at,
+    )
 
 
 def _check_include(include: Iterable[str]) -> tuple[str, ...]:
