@@ -4,7 +4,7 @@
 ``$ATTUNE_DB_URL``, then the embedded default), opens the engine with attune_nb's
 session settings (:mod:`attune_nb.engine`) and checks the schema. A
 :class:`Database` is that engine with its repositories: ``db.executions``,
-``db.inquiries``, ``db.trace(id)``.
+``db.inquiries``, ``db.analysis``, ``db.trace(id)``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from attune_nb.frames import SUMMARY_COLUMNS
 from attune_nb.inquiries import InquiryRepository
 from attune_nb.records import Trace
 from attune_nb.repository import ExecutionRepository
+from attune_nb.repository.analysis import AnalysisRepository
 from attune_nb.trace import trace
 
 __all__ = ["ENV_DEMO", "ENV_URL", "Database", "connect", "mask_url", "open_database", "resolve_url"]
@@ -61,6 +62,12 @@ class Database(Engine):
     def inquiries(self) -> InquiryRepository:
         """The :class:`~attune_nb.inquiries.InquiryRepository` of this database."""
         return InquiryRepository(self)
+
+    @functools.cached_property
+    def analysis(self) -> AnalysisRepository:
+        """The :class:`~attune_nb.repository.analysis.AnalysisRepository` of this database:
+        the :mod:`attune_nb.analysis` aggregates computed in SQL."""
+        return AnalysisRepository(self)
 
     def trace(self, execution_id: int, /) -> Trace:
         """How an execution came to be: event -> enforcement -> rule -> root -> execution.

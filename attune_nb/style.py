@@ -2,12 +2,12 @@
 
 The tree's HTML uses it now; the charts and widgets use the same map, so a status
 has the same colour in every view. Colours read on white and dark backgrounds, and
-the terminal statuses that need attention (failed, timeout) are the loud ones.
+the statuses that need attention (failed, timeout, abandoned) are the warm, loud ones.
 
 >>> STATUS_COLOURS[ExecutionStatus.FAILED]
-'#dc3545'
+'#dc2626'
 >>> status_colour("running")
-'#007bff'
+'#2563eb'
 """
 
 from __future__ import annotations
@@ -22,16 +22,16 @@ S = ExecutionStatus
 
 STATUS_COLOURS = MappingProxyType(
     {
-        S.REQUESTED: "#6c757d",  # waiting: greys
-        S.SCHEDULING: "#adb5bd",
-        S.SCHEDULED: "#17a2b8",  # handed to a worker: teal
-        S.RUNNING: "#007bff",  # blue
-        S.COMPLETED: "#28a745",  # green
-        S.FAILED: "#dc3545",  # red
-        S.CANCELING: "#ffc107",  # amber while it stops, orange once stopped
-        S.CANCELLED: "#fd7e14",
-        S.TIMEOUT: "#a71d2a",  # a darker red than failed
-        S.ABANDONED: "#6f42c1",  # purple: the supervisor gave up on it
+        S.REQUESTED: "#a5b4fc",  # queued: cool, pale indigo to teal as it nears a worker
+        S.SCHEDULING: "#818cf8",
+        S.SCHEDULED: "#14b8a6",
+        S.RUNNING: "#2563eb",  # blue
+        S.COMPLETED: "#16a34a",  # green
+        S.FAILED: "#dc2626",  # warm and distinct: red, orange, mustard brown
+        S.CANCELING: "#9ca3af",  # greys: stopped on purpose, nothing to fix
+        S.CANCELLED: "#6b7280",
+        S.TIMEOUT: "#f97316",
+        S.ABANDONED: "#a16207",
     }
 )
 """The colour of each :class:`~attune_nb.lifecycle.ExecutionStatus` (CSS hex), in enum order."""

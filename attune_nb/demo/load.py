@@ -275,7 +275,10 @@ def _reference_data(conn: sa.Connection, base: datetime) -> dict[str, dict[str, 
                 "h": f"{name}.attune.internal",
                 "s": status,
                 "c": '{"runtimes": ["python", "shell"]}',
-                "hb": base,
+                # At the history's end the workers are alive (a heartbeat 15 s ago),
+                # but the flaky one, silent for 10 minutes: what runs there is stuck.
+                "hb": ANCHOR
+                - (timedelta(minutes=10) if status == "error" else timedelta(seconds=15)),
                 "t": at,
             },
         )

@@ -15,17 +15,19 @@ from __future__ import annotations
 from attune_nb.repository._common import DEFAULT_LIMIT
 from attune_nb.repository.hierarchy import HierarchyQueries
 from attune_nb.repository.reads import ExecutionReads
+from attune_nb.repository.supervisor import SupervisorQueries
 from attune_nb.repository.writes import CANCEL_RESULT, Cancellation, ExecutionWrites
 
 __all__ = ["CANCEL_RESULT", "DEFAULT_LIMIT", "Cancellation", "ExecutionRepository"]
 
 
-class ExecutionRepository(ExecutionReads, HierarchyQueries, ExecutionWrites):
+class ExecutionRepository(ExecutionReads, HierarchyQueries, SupervisorQueries, ExecutionWrites):
     """Executions: records, frames, hierarchies, lifecycle transitions, history.
 
-    Get it from a database: ``db.executions``. Its methods come from three parts,
+    Get it from a database: ``db.executions``. Its methods come from four parts,
     one module each: :mod:`~attune_nb.repository.reads`,
-    :mod:`~attune_nb.repository.hierarchy` and :mod:`~attune_nb.repository.writes`.
+    :mod:`~attune_nb.repository.hierarchy`, :mod:`~attune_nb.repository.supervisor`
+    (``stuck``) and :mod:`~attune_nb.repository.writes`.
     """
 
     def __repr__(self) -> str:

@@ -1,0 +1,422 @@
+"""The analysis aggregates pushed down into PostgreSQL: one statement each.
+
+Same answers, layouts and ``attrs`` as :mod:`attune_nb.analysis`, for histories too
+large to bring into memory. The history is always bounded by time (``time >= since``
+and the selection's last ``updated``), so its partitions prune.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from attune_nb import schema as t
+from attune_nb.analysis import Window, window
+from attune_nb.analysis._columns import LIFECYCLE, PERCENTILES, TERMINAL_VALUES, build
+from attune_nb.analysis.compare import COMPARE_COLUMNS, window_pair
+from attune_nb.analysis.durations import DURATION_COLUMNS
+from attune_nb.analysis.outcomes import (
+    FREQS,
+    OUTCOMES,
+    THROUGHPUT_COLUMNS,
+    check_by,
+    check_freq,
+    failure_layout,
+)
+from attune_nb.filters import execution_where
+from attune_nb.frames import Column, empty_frame
+from attune_nb.lifecycle import ExecutionStatus
+from attune_nb.repository._common import _FROM, _e, _lifecycle_order
+
+if TYPE_CHECKING:
+    from attune_nb.engine import Engine
+
+__all__ = ["AnalysisFilters", "AnalysisRepository"]
+
+
+class AnalysisFilters(TypedDict, total=False):
+    """The execution filters the aggregates take (those of ``frame`` but the window)."""
+
+    status: str | ExecutionStatus | Iterable[str | ExecutionStatus] | None
+    action_ref: str | Iterable[str] | None
+    pack: str | Iterable[str] | None
+    rule_ref: str | Iterable[str] | None
+    trigger_ref: str | Iterable[str] | None
+    executor: int | Iterable[int] | None
+    worker: int | Iterable[int] | None
+    enforcement: int | Iterable[int] | None
+    parent: int | Iterable[int] | None
+    top_level_only: bool
+    workflows_only: bool
+    waiting_for_slot: bool
+
+
+Time = datetime | date | str | pd.Timestamp
+_C = "C"  # byte-order collation: ORDER BY action_ref as Python's sorted() does
+
+
+def _ordered(column: Any) -> Any:
+    return column.collate(_C)
+
+
+def _us(delta: Any) -> Any:
+    """An interval as double-precision microseconds (exact for history times)."""
+    return sa.cast(sa.extract("epoch", delta) * 1_000_000, postgresql.DOUBLE_PRECISION)
+
+
+def _ns(us: Any) -> Any:
+    """Microseconds (double) as rounded bigint nanoseconds."""
+    return sa.cast(sa.func.round(us * 1000), sa.BigInteger)
+
+
+def _percentiles(column: Any, fractions: Sequence[float]) -> Any:
+    arr = postgresql.array([sa.literal(f, postgresql.DOUBLE_PRECISION) for f in fractions])
+    return sa.func.percentile_cont(
+        arr, type_=postgresql.ARRAY(postgresql.DOUBLE_PRECISION)
+    ).within_group(column)
+
+
+def _rate(bad: Any, finished: Any) -> Any:
+    """bad / finished in double precision, NULL (NaN) when nothing finished."""
+    double = postgresql.DOUBLE_PRECISION
+    return sa.cast(bad, double) / sa.cast(sa.func.nullif(finished, 0), double)
+
+
+_DOUBLES = postgresql.ARRAY(postgresql.DOUBLE_PRECISION)
+
+
+def _at(array: Any, index: int) -> Any:
+    """``array[index]`` (1-based) of a double precision[] column."""
+    return sa.type_coerce(array, _DOUBLES)[index]
+
+
+def _series(span: Window, freq: str) -> Any:
+    """The buckets covering ``span`` (``date_trunc(freq, since, 'UTC')`` onwards, each
+    starting before ``until``) as a one-column FROM item ``bucket``."""
+    hours = int(FREQS[freq] / pd.Timedelta(hours=1))
+    since = sa.literal(span.since.to_pydatetime(), sa.DateTime(timezone=True))
+    until = sa.literal(span.until.to_pydatetime(), sa.DateTime(timezone=True))
+    series = (
+        sa.func.generate_series(
+            sa.func.date_trunc(freq, since, "UTC"), until, sa.text(f"interval '{hours} hours'")
+        )
+        .table_valued("bucket")
+        .render_derived(name="buckets")
+    )
+    return series, until
+
+
+def _frame(
+    rows: Sequence[Any], layout: Sequence[Column], deltas: Iterable[str] = ()
+) -> pd.DataFrame:
+    """A frame of ``layout`` from result rows (delta columns arrive as nanoseconds)."""
+    if not rows:
+        return empty_frame(layout)
+    as_ns = set(deltas)
+    data: dict[str, Any] = {}
+    for i, c in enumerate(layout):
+        values = [r[i] for r in rows]
+        if c.name in as_ns:
+            ints = np.array([0 if v is None else int(v) for v in values], dtype="int64")
+            series = pd.Series(ints.view("timedelta64[ns]"))
+            series[[v is None for v in values]] = pd.NaT
+            data[c.name] = series
+        elif c.kind == "float":
+            data[c.name] = np.array(
+                [np.nan if v is None else float(v) for v in values], dtype="float64"
+            )
+        else:
+            data[c.name] = values
+    return build(layout, data)
+
+
+class AnalysisRepository:
+    """``db.analysis``: durations, failure rate, throughput and window comparison in SQL.
+
+    Each method takes the window and the options of its :mod:`attune_nb.analysis`
+    twin, plus the execution filters of ``db.executions.frame`` (``action_ref``,
+    ``pack``, ``status``, ``top_level_only``, ...), and returns the same layout.
+    """
+
+    def __init__(self, db: Engine) -> None:
+        self.db = db
+
+    def __repr__(self) -> str:
+        return f"<AnalysisRepository {self.db.url}>"
+
+    # -- building blocks ---------------------------------------------------------------
+
+    def _selection(self, spans: Sequence[Window], filters: dict[str, Any], *columns: Any) -> Any:
+        """Executions matching ``filters`` created in any of ``spans``."""
+        created = sa.or_(
+            *(
+                sa.and_(
+                    _e.c.created >= w.since.to_pydatetime(), _e.c.created < w.until.to_pydatetime()
+                )
+                for w in spans
+            )
+        )
+        where = execution_where(filters, present=self.db.schema_features)
+        return sa.select(*columns).select_from(_FROM).where(*where, created)
+
+    def _attempts(self, spans: Sequence[Window], filters: dict[str, Any]) -> Any:
+        """One row per selected execution, from its history: created, action_ref, first
+        running, first terminal entry, final status (as ``analysis.attempts``)."""
+        sel = self._selection(spans, filters, _e.c.id, _e.c.updated).cte("sel")
+        h = t.execution_history
+        status = h.c.new_values["status"].astext
+        order = (
+            h.c.time,
+            sa.case((h.c.operation == "INSERT", 0), else_=1),
+            _lifecycle_order(status),
+        )
+        lo = min(w.since for w in spans).to_pydatetime()
+        steps = (
+            sa.select(
+                h.c.entity_id.label("id"),
+                h.c.entity_ref.label("action_ref"),
+                status.label("status"),
+                h.c.time.label("time"),
+                sa.func.row_number().over(partition_by=h.c.entity_id, order_by=order).label("seq"),
+                sa.func.count().over(partition_by=h.c.entity_id).label("n"),
+            )
+            .where(
+                h.c.entity_id.in_(sa.select(sel.c.id)),
+                # Partition pruning: a literal lower bound, the selection's end above.
+                h.c.time >= lo,
+                h.c.time <= sa.select(sa.func.max(sel.c.updated)).scalar_subquery(),
+                sa.or_(
+                    h.c.operation == "INSERT", sa.literal("status") == sa.any_(h.c.changed_fields)
+                ),
+            )
+            .subquery("steps")
+        )
+        s = steps.c
+        return (
+            sa.select(
+                s.id,
+                sa.func.min(s.time).label("created"),
+                sa.func.min(s.action_ref).filter(s.seq == 1).label("action_ref"),
+                sa.func.min(s.time).filter(s.status == "running").label("running"),
+                sa.func.min(s.time).filter(s.status.in_(TERMINAL_VALUES)).label("ended"),
+                sa.func.min(s.status).filter(s.seq == s.n).label("final"),
+            )
+            .group_by(s.id)
+            .subquery("attempts")
+        )
+
+    def _rows(self, stmt: Any) -> list[Any]:
+        with self.db.transaction() as conn:
+            return list(conn.execute(stmt))
+
+    # -- the aggregates ----------------------------------------------------------------
+
+    def durations(
+        self, *, since: Time, until: Time, **filters: Unpack[AnalysisFilters]
+    ) -> pd.DataFrame:
+        """:func:`attune_nb.analysis.durations` in one statement (``percentile_cont``).
+
+        >>> d = db.analysis.durations(since="2026-01-13", until="2026-01-14", pack="deploy")
+        >>> d[["action_ref", "count"]].head(2)
+                action_ref  count
+        0     deploy.build     58
+        1    deploy.canary     47
+        """
+        span = window(since, until)
+        a = self._attempts([span], dict(filters))
+        queue_us = _us(a.c.running - a.c.created)
+        run_us = _us(a.c.ended - a.c.running)
+        fractions = [q for _, q in PERCENTILES]
+        agg = (
+            sa.select(
+                a.c.action_ref,
+                sa.func.count().label("count"),
+                _percentiles(queue_us, fractions).label("qw"),
+                sa.func.max(queue_us).label("qw_max"),
+                _percentiles(run_us, fractions).label("rt"),
+                sa.func.max(run_us).label("rt_max"),
+            )
+            .where(
+                a.c.created >= span.since.to_pydatetime(), a.c.created < span.until.to_pydatetime()
+            )
+            .group_by(a.c.action_ref)
+            .subquery("agg")
+        )
+        deltas: list[Any] = []
+        for prefix in ("qw", "rt"):
+            deltas += [_ns(_at(agg.c[prefix], i + 1)) for i in range(len(fractions))]
+            deltas.append(_ns(agg.c[f"{prefix}_max"]))
+        stmt = sa.select(agg.c.action_ref, agg.c.count, *deltas).order_by(
+            _ordered(agg.c.action_ref)
+        )
+        names = [c.name for c in DURATION_COLUMNS[2:]]
+        result = _frame(self._rows(stmt), DURATION_COLUMNS, deltas=names)
+        result.attrs["window"] = span
+        return result
+
+    def failure_rate(
+        self, *, since: Time, until: Time, by: str | None = None, **filters: Unpack[AnalysisFilters]
+    ) -> pd.DataFrame:
+        """:func:`attune_nb.analysis.failure_rate` in one statement.
+
+        >>> rate = db.analysis.failure_rate(since="2026-01-13", until="2026-01-14", by="day")
+        >>> rate[["day", "failed"]]
+                                day  failed
+        0 2026-01-13 00:00:00+00:00     ...
+        """
+        span = window(since, until)
+        check_by(by)
+        layout = failure_layout(by)
+        sel = self._selection(
+            [span], dict(filters), _e.c.status, _e.c.created, _e.c.action_ref
+        ).subquery("sel")
+        status = sa.cast(sel.c.status, sa.Text)
+        counts = {name: sa.func.count(sel.c.status).filter(status == name) for name in OUTCOMES}
+        bad = counts["failed"] + counts["timeout"]
+        finished = counts["completed"] + counts["failed"] + counts["timeout"]
+        measures = [
+            *(counts[n].label(n) for n in OUTCOMES),
+            _rate(bad, finished).label("failure_rate"),
+        ]
+        if by is None:
+            stmt = sa.select(*measures).select_from(sel)
+        elif by == "action_ref":
+            stmt = (
+                sa.select(sel.c.action_ref, *measures)
+                .group_by(sel.c.action_ref)
+                .order_by(_ordered(sel.c.action_ref))
+            )
+        else:
+            series, until_lit = _series(span, "day")
+            day = series.c.bucket
+            stmt = (
+                sa.select(day.label("day"), *measures)
+                .select_from(
+                    series.outerjoin(sel, sa.func.date_trunc("day", sel.c.created, "UTC") == day)
+                )
+                .where(day < until_lit, sa.literal(span.since < span.until))
+                .group_by(day)
+                .order_by(day)
+            )
+        result = _frame(self._rows(stmt), layout)
+        result.attrs["window"] = span
+        return result
+
+    def throughput(
+        self, *, since: Time, until: Time, freq: str = "hour", **filters: Unpack[AnalysisFilters]
+    ) -> pd.DataFrame:
+        """:func:`attune_nb.analysis.throughput` in one statement (``generate_series``
+        for the buckets, ``date_trunc(freq, created, 'UTC')``).
+
+        >>> per_day = db.analysis.throughput(since="2026-01-12", until="2026-01-14", freq="day")
+        >>> per_day[["bucket", "completed", "total"]]
+                             bucket  completed  total
+        0 2026-01-12 00:00:00+00:00        ...    ...
+        1 2026-01-13 00:00:00+00:00        ...    ...
+        """
+        span = window(since, until)
+        check_freq(freq)
+        sel = self._selection([span], dict(filters), _e.c.id, _e.c.status, _e.c.created).subquery(
+            "sel"
+        )
+        series, until_lit = _series(span, freq)
+        bucket = series.c.bucket
+        status = sa.cast(sel.c.status, sa.Text)
+        stmt = (
+            sa.select(
+                bucket.label("bucket"),
+                *(sa.func.count(sel.c.id).filter(status == s).label(s) for s in LIFECYCLE),
+                sa.func.count(sel.c.id).label("total"),
+            )
+            .select_from(
+                series.outerjoin(sel, sa.func.date_trunc(freq, sel.c.created, "UTC") == bucket)
+            )
+            .where(bucket < until_lit, sa.literal(span.since < span.until))
+            .group_by(bucket)
+            .order_by(bucket)
+        )
+        result = _frame(self._rows(stmt), THROUGHPUT_COLUMNS)
+        result.attrs["window"] = span
+        return result
+
+    def compare_windows(
+        self, *, a: Any, b: Any, **filters: Unpack[AnalysisFilters]
+    ) -> pd.DataFrame:
+        """:func:`attune_nb.analysis.compare_windows` in one statement, worst change first.
+
+        >>> diff = db.analysis.compare_windows(
+        ...     a=("2026-01-12", "2026-01-13"), b=("2026-01-13", "2026-01-14"), pack="deploy"
+        ... )
+        >>> sorted(diff["action_ref"])[:2]
+        ['deploy.build', 'deploy.canary']
+        """
+        span_a, span_b = window_pair(a, b)
+        att = self._attempts([span_a, span_b], dict(filters))
+        run_us = _us(att.c.ended - att.c.running)
+
+        def inside(w: Window) -> Any:
+            return sa.and_(
+                att.c.created >= w.since.to_pydatetime(), att.c.created < w.until.to_pydatetime()
+            )
+
+        final = att.c.final
+        columns: list[Any] = [att.c.action_ref]
+        for side, w in (("a", span_a), ("b", span_b)):
+            here = inside(w)
+            bad = sa.func.count().filter(here, final.in_(("failed", "timeout")))
+            finished = sa.func.count().filter(here, final.in_(("completed", "failed", "timeout")))
+            columns += [
+                sa.func.count().filter(here).label(f"count_{side}"),
+                _rate(bad, finished).label(f"rate_{side}"),
+                sa.func.percentile_cont(
+                    postgresql.array(
+                        [
+                            sa.literal(0.5, postgresql.DOUBLE_PRECISION),
+                            sa.literal(0.95, postgresql.DOUBLE_PRECISION),
+                        ]
+                    ),
+                    type_=postgresql.ARRAY(postgresql.DOUBLE_PRECISION),
+                )
+                .within_group(run_us)
+                .filter(here)
+                .label(f"q_{side}"),
+            ]
+        agg = (
+            sa.select(*columns)
+            .where(sa.or_(inside(span_a), inside(span_b)))
+            .group_by(att.c.action_ref)
+            .subquery("agg")
+        )
+        g = agg.c
+        p95_a, p95_b = _ns(_at(g.q_a, 2)), _ns(_at(g.q_b, 2))
+        change = (g.rate_b - g.rate_a).label("failure_rate_change")
+        ratio = sa.case(
+            (
+                p95_a > 0,
+                sa.cast(p95_b, postgresql.DOUBLE_PRECISION)
+                / sa.cast(p95_a, postgresql.DOUBLE_PRECISION),
+            )
+        ).label("p95_ratio")
+        stmt = sa.select(
+            g.action_ref,
+            g.count_a,
+            g.count_b,
+            g.rate_a,
+            g.rate_b,
+            change,
+            _ns(_at(g.q_a, 1)),
+            _ns(_at(g.q_b, 1)),
+            p95_a,
+            p95_b,
+            ratio,
+        ).order_by(change.desc().nulls_last(), ratio.desc().nulls_last(), _ordered(g.action_ref))
+        deltas = ["run_time_p50_a", "run_time_p50_b", "run_time_p95_a", "run_time_p95_b"]
+        result = _frame(self._rows(stmt), COMPARE_COLUMNS, deltas=deltas)
+        result.attrs["windows"] = (span_a, span_b)
+        return result

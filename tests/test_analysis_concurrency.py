@@ -1,0 +1,170 @@
+"""analysis.concurrency: counts per active status as a step function, on hand-built histories.
+
+Each execution's history is written with exact times (seconds after T0), so every
+count and instant is known by construction.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+import attune_nb
+from attune_nb.analysis.concurrency import CONCURRENCY_COLUMNS, concurrency, concurrency_layout
+from attune_nb.analysis.window import Window
+from attune_nb.errors import InvalidFilter
+
+T0 = pd.Timestamp("2026-01-10T00:00:00Z")
+
+
+def at(seconds: float) -> pd.Timestamp:
+    return T0 + pd.Timedelta(seconds=seconds)
+
+
+def story(db: attune_nb.Database, ref: str, *steps: tuple[str, float], **columns: Any) -> int:
+    """An execution whose history is exactly ``steps`` ((status, seconds after T0), in order).
+
+    The row's ``created`` and ``updated`` are the first and last step; ``started_at``
+    is the entry into running; ``columns`` sets other columns (``workflow_task`` as JSON).
+    """
+    running = [s for status, s in steps if status == "running"]
+    row = {
+        "action_ref": ref,
+        "status": steps[-1][0],
+        "created": at(steps[0][1]).to_pydatetime(),
+        "updated": at(steps[-1][1]).to_pydatetime(),
+        "started_at": at(running[0]).to_pydatetime() if running else None,
+        **columns,
+    }
+    if "workflow_task" in row:
+        row["workflow_task"] = json.dumps(row["workflow_task"])
+    names = ", ".join(row)
+    values = ", ".join(
+        "CAST(:status AS attune.execution_status_enum)"
+        if name == "status"
+        else "CAST(:workflow_task AS jsonb)"
+        if name == "workflow_task"
+        else f":{name}"
+        for name in row
+    )
+    with db.transaction() as conn:
+        new_id = conn.execute(
+            sa.text(f"INSERT INTO attune.execution ({names}) VALUES ({values}) RETURNING id"), row
+        ).scalar_one()
+        # Replace the trigger's audit (written at the wall clock) by one at the given times.
+        conn.execute(
+            sa.text("DELETE FROM attune.execution_history WHERE entity_id = :i"), {"i": new_id}
+        )
+        previous = None
+        for status, seconds in steps:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO attune.execution_history (time, operation, entity_id, "
+                    "entity_ref, changed_fields, old_values, new_values) VALUES (:t, :op, :i, "
+                    ":ref, CAST(:fields AS text[]), CAST(:old AS jsonb), CAST(:new AS jsonb))"
+                ),
+                {
+                    "t": at(seconds).to_pydatetime(),
+                    "op": "INSERT" if previous is None else "UPDATE",
+                    "i": new_id,
+                    "ref": ref,
+                    "fields": "{}" if previous is None else "{status}",
+                    "old": None if previous is None else json.dumps({"status": previous}),
+                    "new": json.dumps({"status": status}),
+                },
+            )
+            previous = status
+    return int(new_id)
+
+
+@pytest.fixture
+def two(db: attune_nb.Database) -> pd.DataFrame:
+    """A: requested 0, scheduling 10, running 20, completed 50. B: requested 5, running 30 (now)."""
+    story(db, "core.a", ("requested", 0), ("scheduling", 10), ("running", 20), ("completed", 50))
+    story(db, "core.b", ("requested", 5), ("running", 30))
+    return db.executions.intervals()
+
+
+def rows(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
+    offsets = (frame["time"] - T0).dt.total_seconds().round().astype(int).tolist()
+    counts = frame.drop(columns="time").astype(int).to_numpy().tolist()
+    return [(t, *c) for t, c in zip(offsets, counts, strict=True)]
+
+
+def test_counts_change_where_an_interval_starts_or_ends(two: pd.DataFrame) -> None:
+    steps = concurrency(two, since=T0, until=at(60))
+    assert list(steps.columns) == [c.name for c in CONCURRENCY_COLUMNS]
+    assert list(steps.columns) == [
+        "time", "requested", "scheduling", "scheduled", "running", "canceling",
+    ]  # fmt: skip
+    assert rows(steps) == [
+        # time, requested, scheduling, scheduled, running, canceling
+        (0, 1, 0, 0, 0, 0),
+        (5, 2, 0, 0, 0, 0),
+        (10, 1, 1, 0, 0, 0),
+        (20, 1, 0, 0, 1, 0),
+        (30, 0, 0, 0, 2, 0),
+        (50, 0, 0, 0, 1, 0),  # B is still running at the window's end
+    ]
+    assert [steps[c.name].dtype for c in CONCURRENCY_COLUMNS] == [
+        c.dtype for c in CONCURRENCY_COLUMNS
+    ]
+    assert steps.attrs["window"] == Window(T0, at(60))
+
+
+def test_the_window_clips_and_its_start_is_the_first_row(two: pd.DataFrame) -> None:
+    steps = concurrency(two, since=at(15).isoformat(), until=at(40).to_pydatetime())
+    assert rows(steps) == [(15, 1, 1, 0, 0, 0), (20, 1, 0, 0, 1, 0), (30, 0, 0, 0, 2, 0)]
+    before = concurrency(two, since=at(-100), until=at(-50))
+    assert rows(before) == [(-100, 0, 0, 0, 0, 0)]
+
+
+def test_an_open_interval_lasts_until_now_when_given(two: pd.DataFrame) -> None:
+    steps = concurrency(two, since=T0, until=at(60), now=at(40))
+    assert rows(steps)[-2:] == [(40, 0, 0, 0, 1, 0), (50, 0, 0, 0, 0, 0)]
+
+
+def test_chosen_statuses_come_in_lifecycle_order(two: pd.DataFrame) -> None:
+    steps = concurrency(two, since=T0, until=at(60), statuses=["running", "requested"])
+    assert list(steps.columns) == ["time", "requested", "running"]
+    assert rows(steps) == [(0, 1, 0), (5, 2, 0), (10, 1, 0), (20, 1, 1), (30, 0, 2), (50, 0, 1)]
+    done = concurrency(two, since=T0, until=at(60), statuses="completed")
+    assert rows(done) == [(0, 0), (50, 1)]
+    assert [c.name for c in concurrency_layout("running")] == ["time", "running"]
+
+
+def test_an_empty_history_and_an_empty_window(db: attune_nb.Database) -> None:
+    nothing = concurrency(db.executions.intervals(), since=T0, until=at(60))
+    assert rows(nothing) == [(0, 0, 0, 0, 0, 0)]
+    empty = concurrency(db.executions.intervals(), since=T0, until=T0)
+    assert empty.empty and list(empty.columns) == [c.name for c in CONCURRENCY_COLUMNS]
+    assert [empty[c.name].dtype for c in CONCURRENCY_COLUMNS] == [
+        c.dtype for c in CONCURRENCY_COLUMNS
+    ]
+
+
+@pytest.mark.parametrize(
+    ("options", "name"),
+    [
+        pytest.param({"since": at(60), "until": T0}, "since", id="since-after-until"),
+        pytest.param({"since": "soon", "until": T0}, "since", id="not-a-time"),
+        pytest.param({"since": T0, "until": at(1), "statuses": ["done"]}, "statuses", id="status"),
+        pytest.param({"since": T0, "until": at(1), "statuses": []}, "statuses", id="no-status"),
+        pytest.param({"since": T0, "until": at(1), "now": 5}, "now", id="now"),
+    ],
+)
+def test_bad_options_are_refused(two: pd.DataFrame, options: dict[str, Any], name: str) -> None:
+    with pytest.raises(InvalidFilter) as info:
+        concurrency(two, **options)
+    assert info.value.name == name
+
+
+def test_a_frame_without_interval_columns_is_refused(two: pd.DataFrame) -> None:
+    with pytest.raises(InvalidFilter, match="intervals"):
+        concurrency(two.drop(columns="left"), since=T0, until=at(1))
+    with pytest.raises(InvalidFilter, match="DataFrame"):
+        concurrency([1, 2], since=T0, until=at(1))  # type: ignore[arg-type]

@@ -1,0 +1,236 @@
+"""analysis.workflows: the critical path of a nested workflow and wall time as a union.
+
+Histories are written with exact times (seconds after T0): every number is known.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+import attune_nb
+from attune_nb.analysis.workflows import CRITICAL_PATH_COLUMNS, critical_path, wall_time
+from attune_nb.errors import InvalidFilter
+
+T0 = pd.Timestamp("2026-01-10T00:00:00Z")
+
+
+def at(seconds: float) -> pd.Timestamp:
+    return T0 + pd.Timedelta(seconds=seconds)
+
+
+def story(db: attune_nb.Database, ref: str, *steps: tuple[str, float], **columns: Any) -> int:
+    """An execution whose history is exactly ``steps`` ((status, seconds after T0), in order).
+
+    The row's ``created`` and ``updated`` are the first and last step; ``started_at``
+    is the entry into running; ``columns`` sets other columns (``workflow_task`` as JSON).
+    """
+    running = [s for status, s in steps if status == "running"]
+    row = {
+        "action_ref": ref,
+        "status": steps[-1][0],
+        "created": at(steps[0][1]).to_pydatetime(),
+        "updated": at(steps[-1][1]).to_pydatetime(),
+        "started_at": at(running[0]).to_pydatetime() if running else None,
+        **columns,
+    }
+    if "workflow_task" in row:
+        row["workflow_task"] = json.dumps(row["workflow_task"])
+    names = ", ".join(row)
+    values = ", ".join(
+        "CAST(:status AS attune.execution_status_enum)"
+        if name == "status"
+        else "CAST(:workflow_task AS jsonb)"
+        if name == "workflow_task"
+        else f":{name}"
+        for name in row
+    )
+    with db.transaction() as conn:
+        new_id = conn.execute(
+            sa.text(f"INSERT INTO attune.execution ({names}) VALUES ({values}) RETURNING id"), row
+        ).scalar_one()
+        # Replace the trigger's audit (written at the wall clock) by one at the given times.
+        conn.execute(
+            sa.text("DELETE FROM attune.execution_history WHERE entity_id = :i"), {"i": new_id}
+        )
+        previous = None
+        for status, seconds in steps:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO attune.execution_history (time, operation, entity_id, "
+                    "entity_ref, changed_fields, old_values, new_values) VALUES (:t, :op, :i, "
+                    ":ref, CAST(:fields AS text[]), CAST(:old AS jsonb), CAST(:new AS jsonb))"
+                ),
+                {
+                    "t": at(seconds).to_pydatetime(),
+                    "op": "INSERT" if previous is None else "UPDATE",
+                    "i": new_id,
+                    "ref": ref,
+                    "fields": "{}" if previous is None else "{status}",
+                    "old": None if previous is None else json.dumps({"status": previous}),
+                    "new": json.dumps({"status": status}),
+                },
+            )
+            previous = status
+    return int(new_id)
+
+
+def task(name: str) -> dict[str, Any]:
+    return {"task_name": name}
+
+
+@pytest.fixture
+def workflow(db: attune_nb.Database) -> dict[str, int]:
+    """A workflow whose children overlap, one of them a nested workflow.
+
+    W 0-100 (running from 1); its children C1 2-40 and C2 2-60 side by side, and C3
+    (a nested workflow, 20-95) whose children G1 22-50 and G2 22-90 overlap too.
+    """
+    ids: dict[str, int] = {}
+    ids["W"] = story(db, "wf.release", ("requested", 0), ("running", 1), ("completed", 100))
+    ids["C1"] = story(
+        db,
+        "wf.build",
+        ("requested", 2),
+        ("scheduled", 3),
+        ("running", 5),
+        ("completed", 40),
+        parent=ids["W"],
+        workflow_task=task("build"),
+    )
+    ids["C2"] = story(
+        db,
+        "wf.test",
+        ("requested", 2),
+        ("running", 10),
+        ("completed", 60),
+        parent=ids["W"],
+        workflow_task=task("test"),
+    )
+    ids["C3"] = story(
+        db,
+        "wf.deploy",
+        ("requested", 20),
+        ("running", 21),
+        ("completed", 95),
+        parent=ids["W"],
+        workflow_task=task("deploy"),
+    )
+    ids["G1"] = story(
+        db, "wf.apply", ("requested", 22), ("running", 25), ("completed", 50), parent=ids["C3"]
+    )
+    ids["G2"] = story(
+        db,
+        "wf.wait",
+        ("requested", 22),
+        ("running", 30),
+        ("completed", 90),
+        parent=ids["C3"],
+        workflow_task=task("wait"),
+    )
+    return ids
+
+
+def seconds(value: Any) -> float:
+    return pd.Timedelta(value).total_seconds()
+
+
+def test_the_critical_path_runs_through_the_nested_workflow(
+    db: attune_nb.Database, workflow: dict[str, int]
+) -> None:
+    down = db.executions.descendants(workflow["W"], include=["workflow_task"])
+    path = critical_path(down, db.executions.intervals(), root=workflow["W"])
+    assert list(path.columns) == [c.name for c in CRITICAL_PATH_COLUMNS]
+    assert [path[c.name].dtype for c in CRITICAL_PATH_COLUMNS] == [
+        c.dtype for c in CRITICAL_PATH_COLUMNS
+    ]
+    assert path["step"].tolist() == [0, 1, 2]
+    assert path["id"].tolist() == [workflow["W"], workflow["C3"], workflow["G2"]]
+    assert path["parent"].tolist() == [pd.NA, workflow["W"], workflow["C3"]]
+    assert path["action_ref"].tolist() == ["wf.release", "wf.deploy", "wf.wait"]
+    assert path["task_name"].tolist() == [pd.NA, "deploy", "wait"]
+    assert [seconds(t - T0) for t in path["created"]] == [0, 20, 22]
+    assert [seconds(t - T0) for t in path["running"]] == [1, 21, 30]
+    assert [seconds(t - T0) for t in path["ended"]] == [100, 95, 90]
+    assert [seconds(d) for d in path["queue_wait"]] == [1, 1, 8]
+    assert [seconds(d) for d in path["run_time"]] == [99, 74, 60]
+
+
+def test_without_workflow_task_the_task_name_is_empty_and_a_subtree_is_a_root(
+    db: attune_nb.Database, workflow: dict[str, int]
+) -> None:
+    down = db.executions.descendants(workflow["C3"])
+    path = critical_path(down, db.executions.intervals(), root=workflow["C3"])
+    assert path["id"].tolist() == [workflow["C3"], workflow["G2"]]
+    assert path["task_name"].isna().all()
+
+
+def test_a_child_still_running_is_what_the_parent_waits_for(db: attune_nb.Database) -> None:
+    root = story(db, "wf.root", ("requested", 0), ("running", 1))
+    done = story(db, "wf.done", ("requested", 2), ("running", 3), ("completed", 50), parent=root)
+    going = story(db, "wf.going", ("requested", 2), ("running", 4), parent=root)
+    path = critical_path(db.executions.descendants(root), db.executions.intervals(), root=root)
+    assert path["id"].tolist() == [root, going]
+    assert path["ended"].isna().all() and path["run_time"].isna().all()
+    assert done not in path["id"].tolist()
+
+
+def test_without_history_the_rows_times_are_used(
+    db: attune_nb.Database, workflow: dict[str, int]
+) -> None:
+    down = db.executions.descendants(workflow["W"])
+    empty = db.executions.intervals(status="failed")
+    path = critical_path(down, empty, root=workflow["W"])
+    # The row's created, started_at and (terminal) updated are the history's times here.
+    assert path["id"].tolist() == [workflow["W"], workflow["C3"], workflow["G2"]]
+    assert [seconds(d) for d in path["run_time"]] == [99, 74, 60]
+
+
+def test_overlapping_children_take_their_union_never_the_sum(
+    db: attune_nb.Database, workflow: dict[str, int]
+) -> None:
+    intervals = db.executions.intervals()
+    c1, c2 = workflow["C1"], workflow["C2"]
+    active = intervals[intervals["execution_id"].isin([c1, c2]) & ~intervals["current"]]
+    assert seconds(active["duration"].sum()) == 38 + 58  # what a sum would say
+    assert wall_time(intervals, ids=[c1, c2]) == pd.Timedelta(seconds=58)  # 2 to 60
+    children = [workflow["C1"], workflow["C2"], workflow["C3"]]
+    assert wall_time(intervals, ids=children) == pd.Timedelta(seconds=93)  # 2 to 95
+    assert wall_time(intervals, ids=workflow["G1"]) == pd.Timedelta(seconds=28)
+
+
+def test_disjoint_spans_add_up_and_an_open_one_lasts_until_now(
+    db: attune_nb.Database, workflow: dict[str, int]
+) -> None:
+    later = story(db, "wf.later", ("requested", 200), ("running", 205), ("completed", 210))
+    going = story(db, "wf.going", ("requested", 300), ("running", 310))
+    intervals = db.executions.intervals()
+    assert wall_time(intervals, ids=[workflow["C1"], later]) == pd.Timedelta(seconds=38 + 10)
+    assert wall_time(intervals, ids=[going], now=at(400)) == pd.Timedelta(seconds=100)
+    assert wall_time(intervals, ids=[later, going], now=at(400)) == pd.Timedelta(seconds=110)
+    assert wall_time(intervals, ids=[]) == pd.Timedelta(0)
+    assert wall_time(db.executions.intervals(status="failed")) == pd.Timedelta(0)
+
+
+def test_bad_input_is_refused(db: attune_nb.Database, workflow: dict[str, int]) -> None:
+    down = db.executions.descendants(workflow["C3"])
+    intervals = db.executions.intervals()
+    with pytest.raises(InvalidFilter) as info:
+        critical_path(down, intervals, root=workflow["W"])  # not in this subtree
+    assert (info.value.name, info.value.value) == ("root", workflow["W"])
+    with pytest.raises(InvalidFilter) as info:
+        critical_path(down, intervals, root="1")  # type: ignore[arg-type]
+    assert info.value.name == "root"
+    with pytest.raises(InvalidFilter) as info:
+        critical_path(down.drop(columns="parent"), intervals, root=workflow["C3"])
+    assert info.value.name == "descendants"
+    with pytest.raises(InvalidFilter) as info:
+        wall_time(intervals, ids="C1")
+    assert info.value.name == "ids"
+    with pytest.raises(InvalidFilter) as info:
+        wall_time(intervals, now="later")
+    assert info.value.name == "now"
