@@ -35,6 +35,7 @@ __all__ = [
 class ExecutionFilters(TypedDict, total=False):
     """The keyword filters of ``frame``, ``count``, ``bulk_transition`` and ``intervals``."""
 
+    id: int | Iterable[int] | None
     status: str | ExecutionStatus | Iterable[str | ExecutionStatus] | None
     action_ref: str | Iterable[str] | None
     pack: str | Iterable[str] | None
@@ -164,7 +165,7 @@ def execution_where(
             if not all(isinstance(p, str) and p and "." not in p for p in packs):
                 raise InvalidFilter(name, value, "a pack ref like 'core' (no dots) or a list")
             where.append(sa.func.split_part(e.c.action_ref, ".", 1).in_(packs))
-        elif name in ("executor", "worker", "enforcement", "parent"):
+        elif name in ("id", "executor", "worker", "enforcement", "parent"):
             where.append(e.c[name].in_(id_list(name, value)))
         elif name == "top_level_only":
             if not isinstance(value, bool):

@@ -101,6 +101,8 @@ ALONE: list[tuple[dict[str, Any], Any]] = [
     ({"worker": (1, 2)}, [4, 3, 2, 1]),
     ({"enforcement": 1}, [3]),
     ({"enforcement": [2, 3, 99]}, [7, 5, 2]),
+    ({"id": 3}, [3]),
+    ({"id": [1, 4, 99]}, [4, 1]),
     ({"parent": 3}, [7, 4]),
     ({"parent": [3, 5]}, [7, 6, 4]),
     ({"top_level_only": True}, [8, 5, 3, 2, 1]),
@@ -349,6 +351,9 @@ def test_an_id_taken_from_a_frame_works_as_a_filter(small: attune_nb.Database) -
     assert not isinstance(parent, int)
     assert ids(small.executions.frame(parent=parent)) == [7, 4]
     assert small.executions.count(parent=parent) == 2
+    # A whole column of ids (a pandas Int64 Series), as ``id=tree["id"]`` hands them in.
+    assert ids(small.executions.frame(id=frame["id"])) == ids(frame)
+    assert small.executions.intervals(id=frame["id"])["execution_id"].nunique() == len(frame)
     workers = small.executions.frame(status="failed")["worker"]
     assert ids(small.executions.frame(worker=workers.iloc[0])) == [4, 2]
 

@@ -123,10 +123,10 @@ class SupervisorQueries(RepositoryPart):
         >>> from attune_nb.demo import ANCHOR
         >>> stuck = db.executions.stuck(now=ANCHOR)
         >>> stuck[stuck["rule"] == "scheduled_timeout"][["id", "status", "attune_would"]]
-               id     status                                    attune_would
-        9   16663  scheduled  fail it (failed_by: execution_timeout_monitor)
-        10  16664  scheduled  fail it (failed_by: execution_timeout_monitor)
-        11  16665  scheduled  fail it (failed_by: execution_timeout_monitor)
+              id     status                                    attune_would
+        3  16663  scheduled  fail it (failed_by: execution_timeout_monitor)
+        4  16664  scheduled  fail it (failed_by: execution_timeout_monitor)
+        5  16665  scheduled  fail it (failed_by: execution_timeout_monitor)
         """
         scheduled = _duration("scheduled_timeout", scheduled_timeout)
         heartbeat = _duration("heartbeat_timeout", heartbeat_timeout)
