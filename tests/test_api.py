@@ -132,6 +132,7 @@ RANKS: dict[str, int] = {
     "repository": 5,
     "inquiries": 5,
     "trace": 5,
+    "listener": 5,
     "demo.load": 5,
     "demo": 5,
     # 6: the facade
