@@ -88,6 +88,37 @@ def test_throughput_agrees(demo: attune_nb.Database, span: str, selection: str, 
     _equal(local, pushed)
 
 
+CONCURRENCY_NOW = {"open-until-the-end": None, "now-mid-window": "2026-01-13T15:30:00Z"}
+
+
+@pytest.mark.parametrize("now", list(CONCURRENCY_NOW))
+@pytest.mark.parametrize(
+    ("span", "selection"),
+    [c for c in CASES if c[0] != "whole-demo"],
+    ids=[i for c, i in zip(CASES, IDS, strict=True) if c[0] != "whole-demo"],
+)
+def test_concurrency_agrees(demo: attune_nb.Database, span: str, selection: str, now: str) -> None:
+    since, until = WINDOWS[span]
+    filters = FILTERS[selection]
+    at = CONCURRENCY_NOW[now]
+    # Every execution created before the window's end: the ones whose life does not
+    # overlap it contribute nothing, so this is the same selection as the SQL's.
+    intervals = demo.executions.intervals(until=until, **filters)
+    local = analysis.concurrency(intervals, since=since, until=until, now=at)
+    pushed = demo.analysis.concurrency(since=since, until=until, now=at, **filters)
+    assert len(pushed) > 1
+    _equal(local, pushed)
+
+
+def test_concurrency_of_chosen_statuses_agrees(demo: attune_nb.Database) -> None:
+    since, until = "2026-01-13T20:00:00Z", "2026-01-14"
+    intervals = demo.executions.intervals(until=until)
+    for statuses in ("running", ["scheduled", "requested"]):
+        local = analysis.concurrency(intervals, since=since, until=until, statuses=statuses)
+        pushed = demo.analysis.concurrency(since=since, until=until, statuses=statuses)
+        _equal(local, pushed)
+
+
 @pytest.mark.parametrize("selection", list(FILTERS))
 def test_compare_windows_agree(demo: attune_nb.Database, selection: str) -> None:
     filters = FILTERS[selection]
@@ -106,6 +137,7 @@ def test_each_aggregate_is_one_statement_bounded_by_time(demo: attune_nb.Databas
             since="2026-01-13", until="2026-01-14", by="day"
         ),
         "throughput": lambda: demo.analysis.throughput(since="2026-01-13", until="2026-01-14"),
+        "concurrency": lambda: demo.analysis.concurrency(since="2026-01-13", until="2026-01-14"),
         "compare_windows": lambda: demo.analysis.compare_windows(
             a=("2026-01-12", "2026-01-13"), b=("2026-01-13", "2026-01-14")
         ),

@@ -17,9 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from attune_nb import schema as t
-from attune_nb.analysis import Window, window
+from attune_nb.analysis import Window, utc, window
 from attune_nb.analysis._columns import LIFECYCLE, PERCENTILES, TERMINAL_VALUES, build
 from attune_nb.analysis.compare import COMPARE_COLUMNS, window_pair
+from attune_nb.analysis.concurrency import ACTIVE_STATUSES, _statuses, concurrency_layout
 from attune_nb.analysis.durations import DURATION_COLUMNS
 from attune_nb.analysis.outcomes import (
     FREQS,
@@ -137,7 +138,8 @@ def _frame(
 
 
 class AnalysisRepository:
-    """``db.analysis``: durations, failure rate, throughput and window comparison in SQL.
+    """``db.analysis``: durations, failure rate, throughput, concurrency and window comparison
+    in SQL.
 
     Each method takes the window and the options of its :mod:`attune_nb.analysis`
     twin, plus the execution filters of ``db.executions.frame`` (``action_ref``,
@@ -419,4 +421,127 @@ class AnalysisRepository:
         deltas = ["run_time_p50_a", "run_time_p50_b", "run_time_p95_a", "run_time_p95_b"]
         result = _frame(self._rows(stmt), COMPARE_COLUMNS, deltas=deltas)
         result.attrs["windows"] = (span_a, span_b)
+        return result
+
+    def concurrency(
+        self,
+        *,
+        since: Time,
+        until: Time,
+        statuses: str | Iterable[str] = ACTIVE_STATUSES,
+        now: Any = None,
+        **filters: Unpack[AnalysisFilters],
+    ) -> pd.DataFrame:
+        """:func:`attune_nb.analysis.concurrency` in one statement, over every execution
+        whose life overlaps the window (created before ``until``, and updated since
+        ``since`` or still active).
+
+        The step function is built in the database: +1 where an interval starts (clipped
+        to the window), -1 where it ends, a running sum per status, one row per change.
+
+        >>> steps = db.analysis.concurrency(since="2026-01-13 12:00", until="2026-01-13 13:00")
+        >>> int(steps["running"].max())  # workflows started before 12:00 count too
+        21
+        """
+        span = window(since, until)
+        chosen = _statuses(statuses)
+        layout = concurrency_layout(chosen)
+        open_end = span.until if now is None else min(span.until, utc("now", now))
+        if span.since == span.until:
+            result = empty_frame(layout)
+            result.attrs["window"] = span
+            return result
+        lo = sa.literal(span.since.to_pydatetime(), t.TZ)
+        hi = sa.literal(span.until.to_pydatetime(), t.TZ)
+        end_open = sa.literal(open_end.to_pydatetime(), t.TZ)
+        where = execution_where(dict(filters), present=self.db.schema_features)
+        sel = (
+            sa.select(_e.c.id, _e.c.created, _e.c.updated)
+            .select_from(_FROM)
+            .where(
+                *where,
+                _e.c.created < hi,
+                sa.or_(_e.c.updated >= lo, _e.c.status.not_in(TERMINAL_VALUES)),
+            )
+            .cte("sel")
+        )
+        h = t.execution_history
+        status = h.c.new_values["status"].astext
+        order = (
+            h.c.time,
+            sa.case((h.c.operation == "INSERT", 0), else_=1),
+            _lifecycle_order(status),
+        )
+        steps = (
+            sa.select(
+                status.label("status"),
+                h.c.time.label("entered"),
+                sa.func.lead(h.c.time)
+                .over(partition_by=h.c.entity_id, order_by=order)
+                .label("left"),
+            )
+            .where(
+                h.c.entity_id.in_(sa.select(sel.c.id)),
+                h.c.time >= sa.select(sa.func.min(sel.c.created)).scalar_subquery(),
+                h.c.time <= sa.select(sa.func.max(sel.c.updated)).scalar_subquery(),
+                sa.or_(
+                    h.c.operation == "INSERT", sa.literal("status") == sa.any_(h.c.changed_fields)
+                ),
+            )
+            .subquery("steps")
+        )
+        iv = (
+            sa.select(
+                steps.c.status,
+                sa.func.greatest(steps.c.entered, lo).label("s"),
+                sa.func.least(sa.func.coalesce(steps.c.left, end_open), hi).label("e"),
+            )
+            .where(steps.c.status.in_(chosen))
+            .subquery("iv")
+        )
+        opened = sa.select(iv.c.s.label("time"), iv.c.status, sa.literal(1).label("d")).where(
+            iv.c.e > iv.c.s
+        )
+        closed = sa.select(iv.c.e, iv.c.status, sa.literal(-1)).where(iv.c.e > iv.c.s, iv.c.e < hi)
+        first = sa.select(lo, sa.null(), sa.literal(0))  # the window's first instant
+        ev = sa.union_all(opened, closed, first).subquery("ev")
+        per_time = (
+            sa.select(
+                ev.c.time,
+                *(
+                    sa.func.coalesce(sa.func.sum(ev.c.d).filter(ev.c.status == name), 0).label(name)
+                    for name in chosen
+                ),
+            )
+            .group_by(ev.c.time)
+            .subquery("per_time")
+        )
+        running = sa.select(
+            per_time.c.time,
+            *(
+                sa.func.sum(per_time.c[name]).over(order_by=per_time.c.time).label(name)
+                for name in chosen
+            ),
+        ).subquery("running")
+        previous = sa.select(
+            running,
+            *(
+                sa.func.lag(running.c[name]).over(order_by=running.c.time).label(f"prev_{i}")
+                for i, name in enumerate(chosen)
+            ),
+        ).subquery("previous")
+        changed = sa.or_(
+            previous.c.time == lo,
+            *(
+                previous.c[name].is_distinct_from(previous.c[f"prev_{i}"])
+                for i, name in enumerate(chosen)
+            ),
+        )
+        stmt = (
+            sa.select(previous.c.time, *(previous.c[name] for name in chosen))
+            .where(changed)
+            .order_by(previous.c.time)
+        )
+        result = _frame(self._rows(stmt), layout)
+        result.attrs["window"] = span
         return result
