@@ -4,7 +4,8 @@ On N seeded executions (default 1,000,000), in one run, each way in its own proc
 (so that peak memory is its own), for the whole demo window:
 
 - ``sql``: ``db.analysis.durations``, ``failure_rate(by="action_ref")``,
-  ``throughput(freq="hour")`` and ``compare_windows`` (the last two days), one SQL
+  ``throughput(freq="hour")``, ``compare_windows`` (the last two days) and
+  ``concurrency`` (the last day), one SQL
   statement each, only the answer crosses the wire;
 - ``pandas``: ``ex.intervals(limit=None)`` and ``ex.frame(limit=None)`` of the whole
   window, then the same functions of ``attune_nb.analysis`` in memory.
@@ -66,6 +67,7 @@ def worker(way: str, url: str) -> dict[str, Any]:
             "failure_rate": db.analysis.failure_rate(since=since, until=until, by="action_ref"),
             "throughput": db.analysis.throughput(since=since, until=until, freq="hour"),
             "compare": db.analysis.compare_windows(a=a, b=b),
+            "concurrency": db.analysis.concurrency(since=b[0], until=until),
         }
     else:
         spans = db.executions.intervals(since=since, until=until, limit=None)
@@ -75,6 +77,7 @@ def worker(way: str, url: str) -> dict[str, Any]:
             "failure_rate": analysis.failure_rate(runs, since=since, until=until, by="action_ref"),
             "throughput": analysis.throughput(runs, since=since, until=until, freq="hour"),
             "compare": analysis.compare_windows(spans, a=a, b=b),
+            "concurrency": analysis.concurrency(spans, since=b[0], until=until),
         }
     seconds = time.perf_counter() - started
     peak = _status_kib("VmHWM") * 1024
