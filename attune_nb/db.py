@@ -9,9 +9,11 @@ session settings (:mod:`attune_nb.engine`) and checks the schema. A
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import os
 import sys
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pandas as pd
@@ -21,6 +23,7 @@ from attune_nb.engine import ENV_URL, Engine, mask_url, open_engine, resolve_url
 from attune_nb.errors import ConfigurationError
 from attune_nb.frames import SUMMARY_COLUMNS
 from attune_nb.inquiries import InquiryRepository
+from attune_nb.listener import CHANNELS, Change, Listener
 from attune_nb.records import Trace
 from attune_nb.repository import ExecutionRepository
 from attune_nb.repository.analysis import AnalysisRepository
@@ -77,6 +80,37 @@ class Database(Engine):
         <execution 42 core.echo completed>
         """
         return trace(self, execution_id)
+
+    def listen(
+        self,
+        *,
+        on_change: Callable[[Change], None] | None = None,
+        on_state: Callable[[str], None] | None = None,
+        channels: Iterable[str] = CHANNELS,
+        since: dt.datetime | None = None,
+        **options: Any,
+    ) -> Listener:
+        """A started :class:`~attune_nb.listener.Listener` on Attune's notifications.
+
+        Changes go to ``on_change`` (called in the listener's thread) or to its queue
+        (``listener.get(timeout=...)``); ``since`` replays the recorded changes from
+        that time first. ``options`` are the listener's (``overlap``,
+        ``connect_timeout``, ``backoff``...). Stop it with ``stop()`` or a ``with`` block.
+
+        >>> with db.listen(channels=["execution_status_changed"]) as listener:
+        ...     db.executions.transition(16671, "cancelled", expected="requested")
+        ...     listener.get(timeout=5)
+        <Execution 16671 core.local_cmd cancelled>
+        <Change execution 16671 core.local_cmd requested -> cancelled at ... (notify)>
+        """
+        return Listener(
+            self,
+            on_change=on_change,
+            on_state=on_state,
+            channels=channels,
+            since=since,
+            **options,
+        ).start()
 
     def summary(self) -> pd.DataFrame:
         """One row per Attune table: how many rows and the time span they cover.

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 import attune_nb
-from attune_nb.demo import ANCHOR, seed
+from attune_nb.demo import ANCHOR, DEMO_EXECUTIONS, DEMO_SEED, seed
 from attune_nb.demo.catalogue import INQUIRY_SCHEMA
 from attune_nb.errors import ConfigurationError, SeedError
 from attune_nb.inquiries import validate_response
@@ -226,16 +226,46 @@ def test_inquiries_assigned_unassigned_answerable_expired(seeded: attune_nb.Data
         """
         SELECT count(*) FILTER (WHERE assigned_to IS NULL) AS unassigned,
                count(*) FILTER (WHERE assigned_to IS NOT NULL) AS assigned,
+               count(*) FILTER (WHERE status = 'pending' AND timeout_at IS NULL) AS answerable,
                count(*) FILTER (WHERE status = 'pending'
-                                  AND (timeout_at IS NULL OR timeout_at > :anchor)) AS answerable,
+                                  AND timeout_at IS NOT NULL AND timeout_at > :anchor) AS later,
                count(*) FILTER (WHERE status = 'pending') AS pending,
                count(*) FILTER (WHERE status = 'timeout' AND timeout_at <= :anchor) AS expired
         FROM attune.inquiry""",
         anchor=ANCHOR,
     )
     assert counts.unassigned > 0 and counts.assigned > 0
-    assert counts.pending > 0 and counts.answerable == counts.pending
+    # A pending inquiry never times out, or timed out before the history ends.
+    assert counts.pending > 0 and counts.answerable > 0 and counts.later == 0
     assert counts.expired > 0
+
+
+def test_demo_pending_inquiries_answerable_and_expired(pg: ThrowawayServer) -> None:
+    """The default demo: three pending inquiries answerable at any time, one already expired."""
+    db = attune_nb.connect(
+        pg.create_seeded_database(
+            executions=DEMO_EXECUTIONS, seed=DEMO_SEED, name="seed_demo_inquiries"
+        ),
+        readonly=True,
+    )
+    try:
+        pending = rows(
+            db,
+            "SELECT id, assigned_to, timeout_at, created FROM attune.inquiry "
+            "WHERE status = 'pending' ORDER BY id",
+        )
+        total = db.scalar("SELECT count(*) FROM attune.inquiry")
+    finally:
+        db.close()
+        pg.drop_database("seed_demo_inquiries")
+    assert total == 392
+    assert [r.id for r in pending] == [316, 317, 318, 392]
+    never = [r.id for r in pending if r.timeout_at is None]
+    assert never == [316, 317, 392]
+    (expired,) = (r for r in pending if r.timeout_at is not None)
+    assert expired.created < expired.timeout_at < ANCHOR
+    # Answerable by anyone, and by the assignee only.
+    assert {r.assigned_to is None for r in pending if r.id in never} == {True, False}
 
 
 def test_workers_packs_and_identities(seeded: attune_nb.Database) -> None:

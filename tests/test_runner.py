@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 import attune_nb
-from attune_nb.demo import DEMO_EXECUTIONS, DEMO_SEED
+from attune_nb.demo import ANCHOR, DEMO_EXECUTIONS, DEMO_SEED
 from attune_nb.errors import ConfigurationError
 from attune_nb.runner import inject_parameters, run_notebook
 from attune_nb.testing import ThrowawayServer
@@ -129,53 +129,100 @@ def _run(name: str, tmp_path: Path, **parameters: Any) -> str:
     return _text(nbformat.read(run.executed, as_version=4))
 
 
-def test_history_notebook_on_an_empty_window_says_so_and_goes_on(
-    demo_url: str, tmp_path: Path
-) -> None:
-    text = _run("02_execution_history.ipynb", tmp_path, SINCE="2030-01-01", UNTIL="2030-01-02")
-    assert "no failed deploy.release between 2030-01-01 and 2030-01-02" in text
-    assert "no failed task to trace" in text
-    assert "no retried core.http_request between 2030-01-01 and 2030-01-02" in text
+def test_history_notebook_runs_on_another_window(demo_url: str, tmp_path: Path) -> None:
+    text = _run(
+        "02_history_analysis.ipynb",
+        tmp_path,
+        SINCE="2026-01-10",
+        UNTIL="2026-01-12",
+        SPLIT="2026-01-11",
+    )
+    db = attune_nb.connect(demo_url, readonly=True)
+    try:
+        runs = db.executions.count(since="2026-01-10", until="2026-01-12")
+    finally:
+        db.close()
+    assert f"{runs:,} executions and " in text
+    assert "from 2026-01-10 to 2026-01-12" in text
 
 
-def test_history_notebook_traces_the_failed_task_not_the_root(
+def test_retries_notebook_on_an_empty_window_says_so_and_goes_on(
     demo_url: str, tmp_path: Path
 ) -> None:
-    text = _run("02_execution_history.ipynb", tmp_path)
+    text = _run("07_retries_and_failures.ipynb", tmp_path, SINCE="2030-01-01", UNTIL="2030-01-02")
+    assert "0 chains from 0 executions; 0 retried" in text
+    assert "no chain still failed between 2030-01-01 and 2030-01-02" in text
+
+
+def test_quickstart_traces_the_failed_task_not_the_root(demo_url: str, tmp_path: Path) -> None:
+    text = _run("01_quickstart.ipynb", tmp_path)
     db = attune_nb.connect(demo_url, readonly=True)
     try:
         root = db.executions.latest(
-            action_ref="deploy.release", status="failed", since="2026-01-07", until="2026-01-14"
+            status="failed",
+            workflows_only=True,
+            top_level_only=True,
+            since="2026-01-07",
+            until="2026-01-14",
         )
         assert root is not None
-        task = db.executions.tree(root.id).tasks(status="failed")[0]
+        task = db.executions.tree(root.id).tasks(status=["failed", "timeout"])[0]
     finally:
         db.close()
     assert task.id != root.id
-    assert f"<root {root.id} deploy.release failed> -> <execution {task.id} " in text
+    assert f"<root {root.id} {root.action_ref} failed> -> <execution {task.id} " in text
+
+
+def test_workflow_notebook_takes_the_slowest_of_another_action(
+    demo_url: str, tmp_path: Path
+) -> None:
+    text = _run("03_workflow_hierarchies.ipynb", tmp_path, ACTION="ops.nightly_maintenance")
+    db = attune_nb.connect(demo_url, readonly=True)
+    try:
+        roots = db.executions.frame(
+            action_ref="ops.nightly_maintenance",
+            top_level_only=True,
+            since="2026-01-07",
+            until="2026-01-14",
+            limit=None,
+        )
+    finally:
+        db.close()
+    slowest = int(roots.sort_values(["run_time", "id"], ascending=False)["id"].iloc[0])
+    assert f"<ExecutionNode {slowest} ops.nightly_maintenance " in text
 
 
 def test_runbook_applies_exactly_its_preview(demo_url: str, tmp_path: Path) -> None:
     db = attune_nb.connect(demo_url, readonly=True)
     try:
-        queued = ["requested", "scheduling", "scheduled"]
-        before = db.executions.frame(status=queued, waiting_for_slot=False, limit=None)
-        waiting = db.executions.frame(status=queued, waiting_for_slot=True, limit=None)
-        text = _run("03_runbook_stuck_executions.ipynb", tmp_path, APPLY=True)
-        after = db.executions.frame(status="abandoned", limit=None)
+        stuck = db.executions.stuck(now=ANCHOR, limit=None)
+        movable = stuck[stuck["status"] != "canceling"]  # canceling may only become cancelled
+        waiting = db.executions.frame(status="requested", waiting_for_slot=True, limit=None)
+        text = _run("04_runbook_stuck_executions.ipynb", tmp_path, APPLY=True)
+        after = db.executions.frame(id=stuck["id"], limit=None)
         with db.transaction() as conn:
-            marked = conn.execute(
-                sa.text(
-                    "SELECT count(*) FROM attune.execution "
-                    "WHERE result->>'abandoned_by' = 'runbook:stuck-executions'"
+            marked = (
+                conn.execute(
+                    sa.text(
+                        "SELECT id FROM attune.execution "
+                        "WHERE result->>'abandoned_by' = 'runbook:stuck-executions' ORDER BY id"
+                    )
                 )
-            ).scalar_one()
+                .scalars()
+                .all()
+            )
+        last = db.executions.history(int(movable["id"].min())).iloc[-1]
+        left = db.executions.stuck(now=ANCHOR, limit=None)
     finally:
         db.close()
-    assert len(before) > 0 and len(waiting) > 0
+    assert len(movable) > 0 and len(movable) < len(stuck) and len(waiting) > 0
+    assert marked == sorted(movable["id"].tolist())  # the preview's allowed rows, nothing else
+    status = dict(zip(after["id"], after["status"].astype(str), strict=True))
+    assert all(status[i] == "abandoned" for i in movable["id"])
+    assert all(status[i] == "canceling" for i in stuck["id"] if i not in set(movable["id"]))
     assert all(  # queued behind a concurrency limit: waiting, not stuck, not touched
         s == "requested" for s in db_statuses(demo_url, waiting["id"].tolist())
     )
-    assert marked == len(before)  # every stuck execution of the preview, nothing else
-    assert set(before["id"]) <= set(after["id"])
+    assert last["new_status"] == "abandoned"  # the runbook's change is in the history
+    assert set(left["status"].astype(str)) == {"canceling"}
     assert "applied" in text and "set APPLY = True" not in text

@@ -663,8 +663,10 @@ WHERE e.id > %(lo)s
 # completed, timed out with it, cancelled with it, pending while it still runs.
 # Written as Attune writes them (catalogue.INQUIRY_SCHEMA / INQUIRY_OPTIONS). One in
 # three is unassigned (anyone may answer); answers are an option's response, one in
-# five a free-form one with the optional fields and the secret token; a pending one
-# never expires, or expires 12 to 47 hours after the history ends (still answerable).
+# five a free-form one with the optional fields and the secret token. A pending one
+# never expires, except one in three, whose timeout_at passed before the history ends
+# (halfway between its start and the end): Attune's sweeper has not marked it yet, and
+# answering it is refused whatever the clock.
 _INSERT_INQUIRIES = """
 INSERT INTO attune.inquiry (created_by_execution, prompt, response_schema, response_options,
     assigned_to, status, response, timeout_at, responded_at, responded_by, created, updated)
@@ -684,8 +686,8 @@ SELECT e.id,
                       THEN jsonb_build_object('replicas', 2 + e.id %% 3)
                       ELSE '{}'::jsonb END END,
     CASE WHEN e.status <> 'running' THEN e.started_at + make_interval(secs => e.timeout_seconds)
-         WHEN e.id %% 4 = 3 THEN NULL
-         ELSE %(as_of)s + make_interval(hours => (12 + e.id %% 36)::int) END,
+         WHEN e.id %% 3 = 1 THEN e.started_at + (%(as_of)s - e.started_at) / 2
+         ELSE NULL END,
     CASE WHEN e.status = 'completed' THEN e.updated - interval '1 second' END,
     CASE WHEN e.status = 'completed' THEN h.assignee END,
     e.started_at + interval '1 second',
