@@ -160,6 +160,44 @@ def test_the_critical_path_runs_through_the_nested_workflow(
     assert [seconds(d) for d in path["run_time"]] == [99, 74, 60]
 
 
+def test_sequential_tasks_are_followed_back_to_what_each_waited_for(
+    db: attune_nb.Database,
+) -> None:
+    """build 1-40, then test 41-60 beside lint 41-45, then a short notify 61-62.
+
+    The root finished when notify did, notify waited for test (lint had ended
+    earlier), test waited for build: build's 39 s decided the end as much as notify.
+    """
+    root = story(db, "wf.release", ("requested", 0), ("running", 0.5), ("completed", 63))
+    build = story(db, "wf.build", ("requested", 1), ("running", 2), ("completed", 40), parent=root)
+    test = story(db, "wf.test", ("requested", 41), ("running", 42), ("completed", 60), parent=root)
+    lint = story(db, "wf.lint", ("requested", 41), ("running", 41), ("completed", 45), parent=root)
+    notify = story(
+        db, "wf.notify", ("requested", 61), ("running", 61), ("completed", 62), parent=root
+    )
+    path = critical_path(db.executions.descendants(root), db.executions.intervals(), root=root)
+    assert path["id"].tolist() == [root, build, test, notify]
+    assert lint not in path["id"].tolist()
+    assert path["step"].tolist() == [0, 1, 2, 3]
+    assert [seconds(d) for d in path["run_time"]] == [62.5, 38, 18, 1]
+    assert path["created"].is_monotonic_increasing
+
+
+def test_a_nested_workflow_in_a_sequence_is_followed_by_its_own_chain(
+    db: attune_nb.Database,
+) -> None:
+    root = story(db, "wf.root", ("requested", 0), ("running", 0), ("completed", 100))
+    first = story(db, "wf.sub", ("requested", 1), ("running", 1), ("completed", 50), parent=root)
+    a = story(db, "wf.a", ("requested", 2), ("running", 2), ("completed", 20), parent=first)
+    b = story(db, "wf.b", ("requested", 21), ("running", 21), ("completed", 49), parent=first)
+    side = story(db, "wf.side", ("requested", 2), ("running", 3), ("completed", 10), parent=first)
+    last = story(db, "wf.last", ("requested", 51), ("running", 52), ("completed", 99), parent=root)
+    path = critical_path(db.executions.descendants(root), db.executions.intervals(), root=root)
+    assert path["id"].tolist() == [root, first, a, b, last]
+    assert path["parent"].tolist() == [pd.NA, root, first, first, root]
+    assert side not in path["id"].tolist()
+
+
 def test_without_workflow_task_the_task_name_is_empty_and_a_subtree_is_a_root(
     db: attune_nb.Database, workflow: dict[str, int]
 ) -> None:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
 import attune_nb
-from attune_nb.charts import concurrency, duration_distribution, outcome_calendar, status_over_time
+from attune_nb import analysis
+from attune_nb.charts import (
+    concurrency,
+    duration_distribution,
+    outcome_calendar,
+    retry_chains,
+    status_over_time,
+    window_comparison,
+)
 from attune_nb.errors import InvalidFilter
 from attune_nb.style import STATUS_COLOURS, status_colour
 
@@ -124,3 +134,43 @@ def test_concurrency_is_a_stacked_step_area_per_active_status() -> None:
 def test_frames_of_another_layout_are_refused(call: object) -> None:
     with pytest.raises(InvalidFilter):
         call()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda frame, iv: duration_distribution(frame),
+        lambda frame, iv: duration_distribution(frame, of="queue_wait", log=False),
+        lambda frame, iv: duration_distribution(
+            analysis.durations(iv, since=T0, until=T0 + pd.Timedelta(days=1))
+        ),
+        lambda frame, iv: outcome_calendar(frame),
+        lambda frame, iv: status_over_time(
+            analysis.throughput(frame, since=T0, until=T0 + pd.Timedelta(hours=3))
+        ),
+        lambda frame, iv: retry_chains(analysis.retry_chains(frame)),
+        lambda frame, iv: window_comparison(
+            analysis.compare_windows(
+                iv, a=(T0, T0 + pd.Timedelta(hours=1)), b=(T0, T0 + pd.Timedelta(hours=2))
+            )
+        ),
+    ],
+    ids=[
+        "executions",
+        "queue-wait-linear",
+        "summary",
+        "calendar",
+        "throughput",
+        "retries",
+        "compare",
+    ],
+)
+def test_an_empty_selection_draws_an_empty_figure_that_says_so(
+    db: attune_nb.Database, draw: Any
+) -> None:
+    frame, intervals = db.executions.frame(limit=None), db.executions.intervals(limit=None)
+    assert frame.empty and intervals.empty
+    fig = draw(frame, intervals)
+    assert isinstance(fig, go.Figure)
+    assert all(len(t.x if t.x is not None else ()) == 0 for t in fig.data)
+    assert any("Nothing to show" in a.text for a in fig.layout.annotations)

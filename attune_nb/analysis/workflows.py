@@ -33,7 +33,7 @@ CRITICAL_PATH_COLUMNS: tuple[Column, ...] = (
     Column("queue_wait", "delta"),
     Column("run_time", "delta"),
 )
-"""``critical_path(...)``: step 0 is the root, then the child that finished last, and so on."""
+"""``critical_path(...)``: step 0 is the root, then the tasks it waited for, in time order."""
 
 _TERMINAL = [s.value for s in TERMINAL]
 _INTERVALS = "db.executions.intervals(...)"
@@ -65,9 +65,13 @@ def milestones(intervals: pd.DataFrame) -> pd.DataFrame:
 def critical_path(descendants: pd.DataFrame, intervals: pd.DataFrame, *, root: int) -> pd.DataFrame:
     """The chain of executions that determined when ``root`` finished.
 
-    Step 0 is the root; each next step is the child of the previous one that ended
-    last (a child still going counts as the latest), down to a step without
-    children. Times come from ``intervals`` (falling back to the row's ``created``,
+    Step 0 is the root. Its children are walked back from the one that ended last (a
+    child still going counts as the latest): each task waited for the sibling that
+    ended last before it was created, until a task waited for none. That chain of
+    siblings is listed in time order, and a sibling that is itself a workflow is
+    followed by its own chain, found the same way. Tasks that ran beside the chain
+    and ended earlier are left out: they did not decide when the root finished.
+    Times come from ``intervals`` (falling back to the row's ``created``,
     ``started_at`` (or ``created + queue_wait``, which a workflow parent has) and, for
     a terminal row, ``updated`` where the history lacks them);
     ``queue_wait`` is running - created, ``run_time`` ended - running.
@@ -110,16 +114,7 @@ def critical_path(descendants: pd.DataFrame, intervals: pd.DataFrame, *, root: i
         .fillna(rows["updated"].where(rows["status"].astype("string").isin(_TERMINAL)))
         .astype(TIME_DTYPE),
     )
-    chain = [int(root)]
-    while True:
-        children = rows[(rows["parent"] == chain[-1]).fillna(False) & ~rows.index.isin(chain)]
-        if children.empty:
-            break
-        # A child that has not ended is the one the parent still waits for.
-        last = children.assign(_going=children["ended"].isna()).sort_values(
-            ["_going", "ended", "created", "id"], na_position="first"
-        )
-        chain.append(int(last["id"].iloc[-1]))
+    chain = [int(root), *_waited_for(rows, int(root), seen={int(root)})]
     path = rows.loc[chain].reset_index(drop=True)
     if "workflow_task" in path.columns:
         task = [t.get("task_name") if isinstance(t, dict) else None for t in path["workflow_task"]]
@@ -139,6 +134,33 @@ def critical_path(descendants: pd.DataFrame, intervals: pd.DataFrame, *, root: i
             "run_time": (path["ended"] - path["running"]).astype("timedelta64[ns]"),
         }
     )
+
+
+def _waited_for(rows: pd.DataFrame, parent: int, *, seen: set[int]) -> list[int]:
+    """The ids of ``parent``'s critical chain below it, in time order (nested chains inline).
+
+    ``seen`` holds the ids already on the path, so that odd data (a parent cycle) ends.
+    """
+    children = rows[(rows["parent"] == parent).fillna(False) & ~rows.index.isin(list(seen))]
+    if children.empty:
+        return []
+    # Latest first: a child still going is what the parent waits for.
+    order = children.assign(_going=children["ended"].isna()).sort_values(
+        ["_going", "ended", "created", "id"], na_position="first", ascending=False
+    )
+    back = [int(order["id"].iloc[0])]
+    while True:
+        created = rows.at[back[-1], "created"]
+        before = order[(order["ended"] <= created).fillna(False) & ~order.index.isin(back)]
+        if pd.isna(created) or before.empty:
+            break
+        back.append(int(before["id"].iloc[0]))
+    seen.update(back)
+    chain: list[int] = []
+    for step in reversed(back):
+        chain.append(step)
+        chain.extend(_waited_for(rows, step, seen=seen))
+    return chain
 
 
 def _ids(ids: Any) -> list[int]:

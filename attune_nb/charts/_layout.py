@@ -84,6 +84,22 @@ def theme(
     return fig
 
 
+def nothing_to_show(fig: go.Figure, what: str = "executions") -> go.Figure:
+    """Say on an empty figure (in place) that the selection held no ``what``, and return it."""
+    fig.add_annotation(
+        text=f"Nothing to show: no {what} in this selection",
+        xref="paper",
+        yref="paper",
+        x=0.5,
+        y=0.5,
+        showarrow=False,
+        font={"size": 14, "color": TEXT},
+    )
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+    return fig
+
+
 def window_text(frame: pd.DataFrame) -> str:
     """`` (window)`` when the frame states the time window it covers, else ``""``."""
     window = frame.attrs.get("window")

@@ -87,7 +87,7 @@ def retry_chains(chains: pd.DataFrame, *, top: int = 20, title: str | None = Non
         height=max(300, 140 + 26 * len(table)),
     )
     fig.update_layout(barmode="stack")
-    return fig
+    return L.nothing_to_show(fig, "retried executions") if table.empty else fig
 
 
 def window_comparison(
@@ -185,4 +185,4 @@ def window_comparison(
     fig.update_yaxes(autorange="reversed", showgrid=False)
     fig.update_annotations(font={"color": L.TEXT, "size": 13})
     fig.update_layout(legend={"orientation": "h", "y": -0.12, "x": 0})
-    return fig
+    return L.nothing_to_show(fig) if data.empty else fig

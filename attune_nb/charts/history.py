@@ -47,7 +47,7 @@ def status_over_time(throughput: pd.DataFrame, *, title: str | None = None) -> g
         y_title=f"executions per {per}",
     )
     fig.update_layout(barmode="stack", bargap=0.1)
-    return fig
+    return fig if fig.data else L.nothing_to_show(fig)
 
 
 def duration_distribution(
@@ -149,6 +149,8 @@ def duration_distribution(
         legend_title=None,
         height=max(320, 120 + 28 * len(stats)),
     )
+    if stats.empty:
+        return L.nothing_to_show(fig, f"executions with a {_OF_NAME[of]}")
     if log:
         fig.update_xaxes(type="log")
     fig.update_layout(showlegend=True)
@@ -158,6 +160,11 @@ def duration_distribution(
 def _execution_stats(frame: pd.DataFrame, of: str) -> pd.DataFrame:
     seconds = pd.Series(L.delta_seconds(frame[of]), index=frame.index)
     data = pd.DataFrame({"action_ref": frame["action_ref"].astype(str), "s": seconds}).dropna()
+    if data.empty:
+        return pd.DataFrame(
+            {c: pd.Series(dtype=float) for c in ("p5", "p25", "p50", "p75", "p95", "p99", "max")}
+            | {"action_ref": pd.Series(dtype=object), "count": pd.Series(dtype=np.int64)}
+        )
     grouped = data.groupby("action_ref", sort=True)["s"]
     stats = grouped.quantile(np.array([0.05, 0.25, 0.5, 0.75, 0.95, 0.99])).unstack()
     stats.columns = ["p5", "p25", "p50", "p75", "p95", "p99"]
@@ -190,11 +197,15 @@ def outcome_calendar(
     status = pd.Categorical(frame["status"], dtype=STATUS_DTYPE).astype(str)
     day = frame["created"].dt.tz_convert("UTC").dt.floor("D")
     data = pd.DataFrame({"action_ref": frame["action_ref"].astype(str), "day": day, "s": status})
-    counts = (
-        data.groupby(["action_ref", "day"])["s"].value_counts().unstack(fill_value=0)
-        if len(data)
-        else pd.DataFrame()
-    )
+    if data.empty:
+        fig = L.theme(
+            go.Figure(),
+            title=title or "Outcomes per action and day: failed share of finished executions",
+            legend_title=None,
+            height=320,
+        )
+        return L.nothing_to_show(fig)
+    counts = data.groupby(["action_ref", "day"])["s"].value_counts().unstack(fill_value=0)
     for s in ("completed", "failed", "timeout"):
         if s not in counts:
             counts[s] = 0
