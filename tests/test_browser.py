@@ -364,7 +364,7 @@ def test_bulk_updater_applies_its_preview_after_confirmation(
     widget.get_by_label("Action", exact=True).fill("ops.drain_queue")
     widget.get_by_label("Move to", exact=True).select_option("abandoned")
     widget.get_by_role("button", name="Preview", exact=True).click()
-    widget.get_by_text("4 selected: 3 may move to abandoned, 1 may not").wait_for()
+    widget.get_by_text("4 executions selected: 3 may move to abandoned, 1 may not").wait_for()
     widget.get_by_role("button", name="Apply", exact=True).click()
     confirm = widget.get_by_role("button", name="Confirm", exact=True)
     confirm.wait_for()

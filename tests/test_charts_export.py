@@ -47,3 +47,20 @@ def test_a_missing_directory_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidFilter) as info:
         to_png(_figure(), tmp_path / "nope" / "x.png")
     assert info.value.name == "path"
+
+
+def test_show_in_notebooks_sets_the_plotly_renderer() -> None:
+    import plotly.io as pio
+
+    from attune_nb.charts import show_in_notebooks
+
+    before = pio.renderers.default
+    try:
+        assert show_in_notebooks() == "plotly_mimetype+png" == pio.renderers.default
+        assert show_in_notebooks(static=False) == "plotly_mimetype" == pio.renderers.default
+        with pytest.raises(InvalidFilter) as info:
+            show_in_notebooks(static="yes")  # type: ignore[arg-type]
+        assert info.value.name == "static"
+        assert pio.renderers.default == "plotly_mimetype"
+    finally:
+        pio.renderers.default = before

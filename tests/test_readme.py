@@ -21,6 +21,7 @@ PUBLIC_MODULES = (
     "attune_nb.style",
     "attune_nb.analysis",
     "attune_nb.charts",
+    "attune_nb.widgets",
     "attune_nb.demo",
     "attune_nb.testing",
 )

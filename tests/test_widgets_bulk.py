@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 import attune_nb
 from attune_nb.errors import InvalidFilter
-from attune_nb.widgets.bulk import BulkUpdater
+from attune_nb.repository.writes import CANCEL_RESULT
+from attune_nb.widgets.bulk import CANCEL, BulkUpdater
 
 
 def statuses(db: attune_nb.Database, ids: list[int]) -> list[str]:
@@ -29,7 +32,7 @@ def test_preview_writes_nothing_and_shows_the_rows(db: attune_nb.Database) -> No
     assert bulk.preview is not None
     assert list(bulk.preview["id"]) == made["deploy"]
     assert list(bulk.preview["allowed"]) == [True, True, True, False]
-    assert "4 selected: 3 may move to abandoned, 1 may not" in bulk.summary.value
+    assert "4 executions selected: 3 may move to abandoned, 1 may not" in bulk.summary.value
     assert "completed is terminal" in bulk.table.value
     assert statuses(db, made["deploy"]) == ["scheduled", "scheduled", "running", "completed"]
     assert not bulk.apply_button.disabled
@@ -132,3 +135,61 @@ def test_errors_show_in_the_status_line(db: attune_nb.Database) -> None:
     assert "since" in bulk.status_text
     bulk.confirm_button.click()
     assert "Nothing to confirm" in bulk.status_text
+
+
+def test_cancel_as_attune_does_cascades_and_writes_attunes_result(
+    db: attune_nb.Database,
+) -> None:
+    ex = db.executions
+    root = ex.create("wf.release", status="running").id
+    queued = ex.create("wf.build", parent=root, status="scheduled").id
+    busy = ex.create("wf.test", parent=root, status="running").id
+    with db.transaction() as conn:
+        waiting = conn.execute(
+            sa.text(
+                "INSERT INTO attune.inquiry (created_by_execution, prompt, response_options, "
+                "status) VALUES (:e, 'go on?', '[\"yes\"]', 'pending') RETURNING id"
+            ),
+            {"e": queued},
+        ).scalar_one()
+    bulk = BulkUpdater(db)
+    assert bulk.target.options[0] == ("cancel (as Attune does)", CANCEL)
+    assert bulk.cancel_children.layout.display == "none"
+    bulk.target.value = CANCEL
+    assert bulk.cancel_children.layout.display is None and bulk.reason.disabled
+    bulk.filters.action_ref.value = "wf.release"
+    bulk.preview_button.click()
+    assert bulk.preview is not None
+    assert dict(zip(bulk.preview["id"], bulk.preview["to"].astype(str), strict=True)) == {
+        root: "canceling",
+        queued: "cancelled",
+        busy: "running",  # a running task is left to finish
+    }
+    assert "3 executions selected: 2 may be cancelled or canceling" in bulk.summary.value
+    bulk.apply_button.click()
+    assert "1 to cancelled with Attune's result" in bulk.summary.value
+    assert statuses(db, [root, queued, busy]) == ["running", "scheduled", "running"]
+    bulk.confirm_button.click()
+
+    assert statuses(db, [root, queued, busy]) == ["canceling", "cancelled", "running"]
+    assert ex.get(queued).result == CANCEL_RESULT
+    assert bulk.inquiries_cancelled == (waiting,)
+    assert db.scalar("SELECT status::text FROM attune.inquiry WHERE id = :i", i=waiting) == (
+        "cancelled"
+    )
+    assert "Applied 2 of 3; skipped 1; 1 pending inquiry cancelled." in bulk.status_text
+
+
+def test_cancel_with_running_tasks_ticked_stops_them_too(db: attune_nb.Database) -> None:
+    ex = db.executions
+    root = ex.create("wf.release", status="running").id
+    busy = ex.create("wf.test", parent=root, status="running").id
+    bulk = BulkUpdater(db)
+    bulk.target.value = CANCEL
+    bulk.cancel_children.value = True
+    bulk.filters.action_ref.value = "wf.release"
+    bulk.preview_button.click()
+    bulk.apply_button.click()
+    assert bulk.cancel_children.disabled  # fixed while confirming
+    bulk.confirm_button.click()
+    assert statuses(db, [root, busy]) == ["canceling", "canceling"]

@@ -78,11 +78,17 @@ def critical_path(descendants: pd.DataFrame, intervals: pd.DataFrame, *, root: i
     ``task_name`` comes from ``workflow_task`` when ``descendants`` includes it.
 
     >>> down = db.executions.descendants(1, include=["workflow_task"])
-    >>> path = critical_path(down, db.executions.intervals(parent=[1, 5]), root=1)
+    >>> path = critical_path(down, db.executions.intervals(id=down["id"]), root=1)
     >>> path[["step", "id", "action_ref", "task_name"]]
-       step  id      action_ref task_name
-    0     0   1  deploy.release      <NA>
-    1     1   9     core.notify    notify
+       step  id            action_ref   task_name
+    0     0   1        deploy.release        <NA>
+    1     1   2       deploy.checkout    checkout
+    2     2   3          deploy.build       build
+    3     3   5         deploy.canary      canary
+    4     4   6      deploy.k8s_apply   k8s_apply
+    5     5   7     deploy.wait_ready  wait_ready
+    6     6   8  monitoring.check_slo   check_slo
+    7     7   9           core.notify      notify
     """
     check_frame(
         "descendants",
@@ -150,9 +156,9 @@ def _waited_for(rows: pd.DataFrame, parent: int, *, seen: set[int]) -> list[int]
     )
     back = [int(order["id"].iloc[0])]
     while True:
-        created = rows.at[back[-1], "created"]
+        created = rows["created"].loc[back[-1]]
         before = order[(order["ended"] <= created).fillna(False) & ~order.index.isin(back)]
-        if pd.isna(created) or before.empty:
+        if before.empty:  # a NaT created compares False: nothing before it
             break
         back.append(int(before["id"].iloc[0]))
     seen.update(back)

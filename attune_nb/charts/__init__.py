@@ -10,7 +10,7 @@ path), :mod:`~attune_nb.charts.hierarchy` (icicle, treemap, sunburst),
 from __future__ import annotations
 
 from attune_nb.charts.compare import retry_chains, window_comparison
-from attune_nb.charts.export import to_png, to_svg
+from attune_nb.charts.export import show_in_notebooks, to_png, to_svg
 from attune_nb.charts.hierarchy import workflow_icicle
 from attune_nb.charts.history import (
     concurrency,
@@ -28,6 +28,7 @@ __all__ = [
     "lifecycle_timeline",
     "outcome_calendar",
     "retry_chains",
+    "show_in_notebooks",
     "status_over_time",
     "to_png",
     "to_svg",

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import attune_nb.charts._layout as L
 from attune_nb.errors import ConfigurationError, InvalidFilter
 
-__all__ = ["to_png", "to_svg"]
+__all__ = ["show_in_notebooks", "to_png", "to_svg"]
 
 _CHROMIUMS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 _BACKGROUND = "#ffffff"
@@ -49,6 +49,27 @@ def to_svg(
 ) -> Path:
     """Write ``fig`` as an SVG file and return its path (see :func:`to_png`)."""
     return _write(fig, path, "svg", width=width, height=height, scale=1.0, background=background)
+
+
+def show_in_notebooks(*, static: bool = True) -> str:
+    """Make a notebook show figures as plotly JSON (interactive in JupyterLab and VS
+    Code), plus a static PNG where ``static`` (what a code host shows, which cannot run
+    plotly.js). No plotly.js is embedded, so a stored notebook stays small.
+
+    Returns the renderer set: ``"plotly_mimetype+png"`` or ``"plotly_mimetype"``.
+
+    >>> from attune_nb import charts
+    >>> charts.show_in_notebooks()        # in a notebook's setup cell
+    'plotly_mimetype+png'
+    """
+    import plotly.io as pio
+
+    if not isinstance(static, bool):
+        raise InvalidFilter("static", static, "True or False")
+    if static:
+        _find_browser()
+    pio.renderers.default = "plotly_mimetype+png" if static else "plotly_mimetype"
+    return str(pio.renderers.default)
 
 
 def _write(

@@ -7,6 +7,7 @@ transaction, compare-and-set per row.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,7 @@ from sqlalchemy.dialects import postgresql
 from attune_nb import frames
 from attune_nb.errors import (
     ConfigurationError,
+    DatabaseOnlyWarning,
     ExecutionNotFound,
     InvalidFilter,
     StaleUpdate,
@@ -363,6 +365,35 @@ class ExecutionWrites(RepositoryPart):
         applied = len(changed)
         log.info("apply: %d applied, %d skipped", applied, len(frame) - applied)
         return frame
+
+    def write_warning(
+        self,
+        action: str,
+        moves: pd.DataFrame | Iterable[tuple[str | ExecutionStatus, str | ExecutionStatus]],
+    ) -> str | None:
+        """The :class:`DatabaseOnlyWarning` text that writing ``moves`` would give, or None.
+
+        ``moves`` is a preview (of :meth:`bulk_transition` or :meth:`cancel_preview`:
+        its allowed rows count) or ``(current, target)`` pairs; ``action`` names the
+        write (``"transition"``, ``"apply"``, ``"cancel"``). On a database attune_nb
+        did not create the text says what Attune's services will not do; on its own
+        database it is None. :class:`WritesNotAllowed` is raised here as the write
+        would raise it, so that a widget can say so before asking for confirmation.
+        Nothing is written.
+
+        >>> db.executions.write_warning("transition", [("running", "failed")]) is None
+        True
+        """
+        if isinstance(moves, pd.DataFrame):
+            pairs = [(m[2], m[3]) for m in _moves(moves) if m[4]]
+        else:
+            pairs = [(parse_status(a), parse_status(b)) for a, b in moves]
+        unheard = "; ".join(sorted({_unheard(a, b) for a, b in pairs})) or None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DatabaseOnlyWarning)
+            self.db.check_write(action, unheard=unheard)
+        texts = [str(c.message) for c in caught if c.category is DatabaseOnlyWarning]
+        return "\n".join(texts) or None
 
     # -- cancel, as Attune's API does it ------------------------------------------------
 

@@ -8,6 +8,7 @@ A widget is a thin adapter over plain Python state: its handlers run inside
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal, TypeVar
@@ -25,6 +26,8 @@ __all__ = [
     "figure_output",
     "frame_html",
     "guarded",
+    "parse_result",
+    "plural",
 ]
 
 Level = Literal["info", "ok", "error", "warning"]
@@ -168,15 +171,40 @@ class ExecutionFilterControls:
             control.disabled = disabled
 
 
-def frame_html(frame: pd.DataFrame, *, max_rows: int = 200, empty: str = "(none)") -> str:
-    """A DataFrame as a compact HTML table (escaped), or ``empty`` for no rows."""
+def frame_html(
+    frame: pd.DataFrame, *, max_rows: int = 200, empty: str = "(none)", height: str = "24em"
+) -> str:
+    """A DataFrame as a compact HTML table (escaped), or ``empty`` for no rows.
+
+    Headers sit over their cells (left), times are shown to the second in UTC and
+    durations to the millisecond, missing values as blanks, and cells do not wrap
+    (the box, at most ``height`` tall, scrolls instead).
+    """
     if frame.empty:
         return f"<i>{html.escape(empty)}</i>"
-    shown = frame.head(max_rows)
-    table = shown.to_html(index=False, escape=True, na_rep="", border=0, classes="attune-nb-table")
+    shown = frame.head(max_rows).copy()
+    for name in shown.columns:
+        column = shown[name]
+        if isinstance(column.dtype, pd.DatetimeTZDtype):
+            shown[name] = column.dt.tz_convert("UTC").dt.strftime("%Y-%m-%d %H:%M:%S")
+        elif pd.api.types.is_timedelta64_dtype(column.dtype):
+            text = column.dt.round("ms").astype("string").str.replace("0 days ", "")
+            shown[name] = text.str.replace(r"(\.\d*?)0+$", r"\1", regex=True).str.rstrip(".")
+    shown = shown.astype(object).where(shown.notna(), "")
+    table = shown.to_html(
+        index=False, escape=True, na_rep="", border=0, justify="left", classes="attune-nb-table"
+    )
     more = len(frame) - len(shown)
-    tail = f"<i>… and {more:,} more rows</i>" if more > 0 else ""
-    return f'<div style="max-height: 24em; overflow: auto">{table}{tail}</div>'
+    tail = f"<i>… and {plural(more, 'more row')}</i>" if more > 0 else ""
+    return (
+        f'<div style="max-height: {height}; overflow: auto; white-space: nowrap; '
+        f'padding-bottom: 4px">{table}{tail}</div>'
+    )
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``1 execution``, ``2 executions``, ``3 pending inquiries`` (``many`` given)."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
 
 def figure_output(output: w.Output, figure: Any) -> None:
@@ -197,3 +225,14 @@ def figure_output(output: w.Output, figure: Any) -> None:
             "metadata": {},
         },
     )
+
+
+def parse_result(text: str) -> Any:
+    """None for nothing; a JSON value as written; other text as ``{"reason": text}``."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {"reason": text}

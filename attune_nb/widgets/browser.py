@@ -178,7 +178,8 @@ class ExecutionBrowser(WidgetBase):
         page = self.db.executions.frame(limit=size, offset=self.page_number * size, **self._query)
         self.page = page
         shown = page[[c for c in _COLUMNS if c in page.columns]]
-        self.table.value = frame_html(shown, empty="no execution matches")
+        # A page is shown whole: the box scrolls only past 25 rows.
+        self.table.value = frame_html(shown, empty="no execution matches", height="60em")
         first = self.page_number * size + 1 if len(page) else 0
         last = self.page_number * size + len(page)
         self.page_label.value = (

@@ -1,13 +1,15 @@
 """BulkUpdater: move many executions at once, from a filter, preview first.
 
-Preview runs ``db.executions.bulk_transition(..., dry_run=True)``; Confirm applies
-exactly that preview (``db.executions.apply``), compare-and-set per row, and shows
-what was applied and what was skipped and why.
+Preview runs ``db.executions.bulk_transition(..., dry_run=True)`` (or
+``cancel_preview`` for a cancel as Attune's API does it); Confirm applies exactly
+that preview (``db.executions.apply`` or ``cancel``), compare-and-set per row, and
+shows what was applied and what was skipped and why.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import warnings
 from typing import Any
 
@@ -17,13 +19,23 @@ import pandas as pd
 import attune_nb
 from attune_nb.errors import DatabaseOnlyWarning, InvalidFilter
 from attune_nb.lifecycle import ExecutionStatus
-from attune_nb.repository.writes import _unheard
-from attune_nb.widgets._base import ExecutionFilterControls, WidgetBase, frame_html
-from attune_nb.widgets.status import _parse_result
+from attune_nb.repository.writes import CANCEL_RESULT
+from attune_nb.widgets._base import (
+    ExecutionFilterControls,
+    WidgetBase,
+    frame_html,
+    parse_result,
+    plural,
+)
 
-__all__ = ["BulkUpdater"]
+__all__ = ["CANCEL", "BulkUpdater"]
 
 _SHOWN = ["id", "action_ref", "current", "to", "allowed", "reason"]
+
+CANCEL = "cancel"
+"""The target that cancels as Attune's API does (not started -> cancelled, running ->
+canceling, workflows with their tasks) instead of moving to one status."""
+_CANCEL_LABEL = "cancel (as Attune does)"
 
 
 class BulkUpdater(WidgetBase):
@@ -39,8 +51,12 @@ class BulkUpdater(WidgetBase):
         bulk.apply_button.click()       # shows what Confirm applies; nothing written
         bulk.confirm_button.click()     # bulk.outcome: applied / skipped and why
 
-    Changing a filter or the target drops the preview. Buttons: ``Preview``,
-    ``Apply``, ``Confirm``, ``Back``.
+    ``target`` ``"cancel"`` (the first choice, shown as "cancel (as Attune does)")
+    cancels as Attune's API does: not started becomes cancelled with Attune's own
+    result, running becomes canceling, a workflow's tasks follow (running tasks are
+    left to finish unless ``cancel_children`` is ticked), and their pending inquiries
+    are cancelled. Changing a filter or the target drops the preview. Buttons:
+    ``Preview``, ``Apply``, ``Confirm``, ``Back``.
     """
 
     def __init__(self, db: attune_nb.Database) -> None:
@@ -50,11 +66,21 @@ class BulkUpdater(WidgetBase):
         self.outcome: pd.DataFrame | None = None
         self.warning: str | None = None
         self.warnings: list[str] = []
+        self.inquiries_cancelled: tuple[int, ...] = ()
         self.confirming = False
 
         self.filters = ExecutionFilterControls()
         self.target = w.Dropdown(
-            options=[s.value for s in ExecutionStatus], value="abandoned", description="Move to"
+            options=[(_CANCEL_LABEL, CANCEL)] + [(s.value, s.value) for s in ExecutionStatus],
+            value="abandoned",
+            description="Move to",
+        )
+        self.cancel_children = w.Checkbox(
+            value=False,
+            description="also cancel running tasks",
+            indent=False,
+            tooltip="cancel: running child tasks of a workflow become canceling too",
+            layout=w.Layout(display="none", width="auto"),
         )
         self.reason = w.Text(
             description="Result",
@@ -80,14 +106,15 @@ class BulkUpdater(WidgetBase):
         self.confirm_button.on_click(self._on_confirm)
         self.back_button.on_click(self._on_back)
         self.filters.observe(self._on_filters_changed)
-        self.target.observe(self._on_filters_changed, names="value")
+        self.target.observe(self._on_target_changed, names="value")
+        self.cancel_children.observe(self._on_filters_changed, names="value")
         self.reason.observe(self._on_filters_changed, names="value")
 
         self.buttons = w.HBox([self.preview_button, self.apply_button])
         self.widget = w.VBox(
             [
                 self.filters.widget,
-                w.HBox([self.target, self.reason]),
+                w.HBox([self.target, self.cancel_children, self.reason]),
                 self.buttons,
                 self.summary,
                 self.warning_view,
@@ -105,17 +132,24 @@ class BulkUpdater(WidgetBase):
     def _on_preview(self, _button: Any = None) -> None:
         with self._guard():
             self._drop_preview()
-            target = ExecutionStatus(self.target.value)
-            preview = self.db.executions.bulk_transition(
-                target, dry_run=True, **self.filters.filters()
-            )
+            if self.cancelling:
+                preview = self.db.executions.cancel_preview(
+                    cancel_running_children=self.cancel_children.value, **self.filters.filters()
+                )
+                goal = "be cancelled or canceling"
+            else:
+                target = ExecutionStatus(self.target.value)
+                preview = self.db.executions.bulk_transition(
+                    target, dry_run=True, **self.filters.filters()
+                )
+                goal = f"move to {target.value}"
             self.preview = preview
             allowed = int(preview["allowed"].sum())
             self.table.value = "<b>Preview</b>" + frame_html(
                 preview[_SHOWN], empty="no execution matches"
             )
             self.summary.value = (
-                f"{len(preview):,} selected: {allowed:,} may move to {target.value}, "
+                f"{plural(len(preview), 'execution')} selected: {allowed:,} may {goal}, "
                 f"{len(preview) - allowed:,} may not (see reason)."
             )
             self.apply_button.disabled = allowed == 0
@@ -128,17 +162,28 @@ class BulkUpdater(WidgetBase):
             if preview is None:
                 raise InvalidFilter("preview", None, "a preview first (Preview)")
             todo = preview[preview["allowed"].astype(bool)]
-            moves = [
-                (ExecutionStatus(str(a)), ExecutionStatus(str(b)))
-                for a, b in zip(todo["current"], todo["to"], strict=True)
-            ]
-            self.warning = self._warning(moves)  # WritesNotAllowed shows here
-            result = _parse_result(self.reason.value)
-            with_result = "" if result is None else f", result {html.escape(repr(result))}"
+            action = "cancel" if self.cancelling else "apply"
+            # WritesNotAllowed shows here, before the confirmation
+            self.warning = self.db.executions.write_warning(action, preview)
+            if self.cancelling:
+                kinds = todo["to"].astype(str).value_counts()
+                what = (
+                    f"{plural(len(todo), 'execution')} cancelled as Attune does "
+                    f"({kinds.get('cancelled', 0):,} to cancelled with Attune's result "
+                    f"<code>{html.escape(json.dumps(CANCEL_RESULT))}</code>, "
+                    f"{kinds.get('canceling', 0):,} to canceling; their pending inquiries "
+                    "cancelled too)"
+                )
+            else:
+                result = parse_result(self.reason.value)
+                with_result = "" if result is None else f", result {html.escape(repr(result))}"
+                what = (
+                    f"{plural(len(todo), 'execution')} to "
+                    f"{html.escape(str(self.target.value))}{with_result}"
+                )
             self.summary.value = (
-                f"<b>Will apply exactly this preview</b>: {len(todo):,} executions to "
-                f"{html.escape(str(self.target.value))}, each compare-and-set on the status "
-                f"shown{with_result}; {len(preview) - len(todo):,} rows stay as they are."
+                f"<b>Will apply exactly this preview</b>: {what}, each compare-and-set on the "
+                f"status shown; {len(preview) - len(todo):,} left as they are."
             )
             self.warning_view.value = (
                 ""
@@ -157,12 +202,17 @@ class BulkUpdater(WidgetBase):
         self._set_confirming(False)
         with self._guard():
             kwargs: dict[str, Any] = {}
-            result = _parse_result(self.reason.value)
+            result = parse_result(self.reason.value)
             if result is not None:
                 kwargs["result"] = result
+            inquiries: tuple[int, ...] = ()
             try:
                 with warnings.catch_warnings(record=True) as caught:
-                    done = self.db.executions.apply(preview, **kwargs)
+                    if self.cancelling:
+                        cancellation = self.db.executions.cancel(preview)
+                        done, inquiries = cancellation.executions, cancellation.inquiries
+                    else:
+                        done = self.db.executions.apply(preview, **kwargs)
             except DatabaseOnlyWarning as warning:
                 self._say(f"Not written: {warning}", level="error")
                 return
@@ -183,8 +233,14 @@ class BulkUpdater(WidgetBase):
             self.skipped_view.value = f"<b>Skipped ({len(skipped):,})</b>" + frame_html(
                 skipped[["id", "action_ref", "current", "to", "reason"]]
             )
+            self.inquiries_cancelled = inquiries
+            also = (
+                f"; {plural(len(inquiries), 'pending inquiry', 'pending inquiries')} cancelled"
+                if inquiries
+                else ""
+            )
             self._say(
-                f"Applied {len(applied):,} of {len(done):,}; skipped {len(skipped):,}.",
+                f"Applied {len(applied):,} of {len(done):,}; skipped {len(skipped):,}{also}.",
                 level="ok" if skipped.empty else "warning",
             )
 
@@ -193,12 +249,23 @@ class BulkUpdater(WidgetBase):
         self.warning_view.value = ""
         self._say("Back: nothing was written; the preview stands.")
 
+    def _on_target_changed(self, change: Any = None) -> None:
+        self.cancel_children.layout.display = None if self.cancelling else "none"
+        # A cancel writes Attune's own result: no result of the operator's.
+        self.reason.disabled = self.cancelling or self.confirming
+        self._on_filters_changed(change)
+
     def _on_filters_changed(self, _change: Any = None) -> None:
         if self.preview is not None and not self.confirming:
             self._drop_preview()
             self._say("Filters changed: Preview again.")
 
     # -- helpers ----------------------------------------------------------------------
+
+    @property
+    def cancelling(self) -> bool:
+        """True when the target is ``"cancel"`` (as Attune's API does it)."""
+        return bool(self.target.value == CANCEL)
 
     def _drop_preview(self) -> None:
         self.preview = None
@@ -208,13 +275,6 @@ class BulkUpdater(WidgetBase):
         self.applied_view.value = self.skipped_view.value = ""
         self.apply_button.disabled = True
 
-    def _warning(self, moves: list[tuple[ExecutionStatus, ExecutionStatus]]) -> str | None:
-        unheard = "; ".join(sorted({_unheard(a, b) for a, b in moves})) or None
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", DatabaseOnlyWarning)
-            self.db.check_write("apply", unheard=unheard)
-        return "\n".join(str(c.message) for c in caught) or None
-
     def _set_confirming(self, confirming: bool) -> None:
         self.confirming = confirming
         self.buttons.children = (
@@ -223,7 +283,8 @@ class BulkUpdater(WidgetBase):
             else [self.preview_button, self.apply_button]
         )
         self.filters.disable(confirming)
-        self.target.disabled = self.reason.disabled = confirming
+        self.target.disabled = self.cancel_children.disabled = confirming
+        self.reason.disabled = confirming or self.cancelling
         if not confirming:
             self.apply_button.disabled = self.preview is None or not bool(
                 self.preview["allowed"].any()

@@ -22,7 +22,7 @@ import pandas as pd
 from attune_nb.errors import AttuneNbError, DatabaseOnlyWarning, InquiryClosed, InvalidResponse
 from attune_nb.inquiries import UNHEARD
 from attune_nb.records import SECRET_MASK, Inquiry, InquiryField
-from attune_nb.widgets._base import WidgetBase
+from attune_nb.widgets._base import WidgetBase, plural
 
 if TYPE_CHECKING:
     from attune_nb.db import Database
@@ -364,7 +364,7 @@ class InquiryInbox(WidgetBase):
         )
         head = "".join(f"<th style='padding:2px 8px;text-align:left'>{h}</th>" for h in COLUMNS)
         return (
-            f"<b>{len(rows)} pending inquiries</b>"
+            f"<b>{plural(len(rows), 'pending inquiry', 'pending inquiries')}</b>"
             f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>"
         )
 
@@ -489,7 +489,7 @@ class InquiryInbox(WidgetBase):
     def _on_refresh(self, button: w.Button | None = None) -> None:
         with self._guard():
             self.refresh()
-            self._say(f"{len(self.pending)} pending inquiries.")
+            self._say(f"{plural(len(self.pending), 'pending inquiry', 'pending inquiries')}.")
 
     def _clear_errors(self) -> None:
         for field_input in self.inputs.values():

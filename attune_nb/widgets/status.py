@@ -25,9 +25,9 @@ from attune_nb.errors import (
 )
 from attune_nb.lifecycle import ALLOWED_TRANSITIONS, ExecutionStatus
 from attune_nb.records import Execution
-from attune_nb.repository.writes import CANCEL_RESULT, Cancellation, _unheard
+from attune_nb.repository.writes import CANCEL_RESULT, Cancellation
 from attune_nb.style import STATUS_COLOURS
-from attune_nb.widgets._base import WidgetBase, frame_html
+from attune_nb.widgets._base import WidgetBase, frame_html, parse_result
 
 __all__ = ["Choice", "StatusUpdater", "choices_for"]
 
@@ -236,11 +236,6 @@ class StatusUpdater(WidgetBase):
             preview = None
             if choice.via == "cancel":
                 preview = self.db.executions.cancel_preview(ids=[execution.id])
-                moves = [
-                    (S(str(r.current)), S(str(r.to)))
-                    for r in preview.itertuples()
-                    if bool(r.allowed)
-                ]
                 own = preview[preview["id"] == execution.id]
                 if own.empty or S(str(own["current"].iloc[0])) is not execution.status:
                     now = self.db.executions.get(execution.id)
@@ -248,9 +243,11 @@ class StatusUpdater(WidgetBase):
                     return
                 action, result = "cancel", None
             else:
-                moves = [(execution.status, choice.target)]
-                action, result = "transition", _parse_result(self.reason.value)
-            warning = self._warning(action, moves)  # WritesNotAllowed shows here, not later
+                action, result = "transition", parse_result(self.reason.value)
+            # WritesNotAllowed shows here, before the confirmation
+            warning = self.db.executions.write_warning(
+                action, preview if preview is not None else [(execution.status, choice.target)]
+            )
             self.plan = Plan(execution.id, execution.status, choice, result, preview, warning)
             self._show_plan(self.plan)
             self._set_confirming(True)
@@ -343,21 +340,6 @@ class StatusUpdater(WidgetBase):
             level="error",
         )
 
-    def _warning(
-        self, action: str, moves: list[tuple[ExecutionStatus, ExecutionStatus]]
-    ) -> str | None:
-        """The DatabaseOnlyWarning the write will give (None on attune_nb's own database).
-
-        Calls ``db.check_write`` as the write will: WritesNotAllowed is raised here,
-        before the confirmation.
-        """
-        unheard = "; ".join(sorted({_unheard(a, b) for a, b in moves})) or None
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", DatabaseOnlyWarning)
-            self.db.check_write(action, unheard=unheard)
-        texts = [str(c.message) for c in caught if c.category is DatabaseOnlyWarning]
-        return "\n".join(texts) or None
-
     # -- display ----------------------------------------------------------------------
 
     def _show(self, execution: Execution) -> None:
@@ -418,17 +400,6 @@ def _parse_id(text: str) -> int:
     if value <= 0:
         raise InvalidFilter("execution", text, "an execution id (a whole number above 0)")
     return value
-
-
-def _parse_result(text: str) -> Any:
-    """None for nothing; a JSON value as written; other text as ``{"reason": text}``."""
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return {"reason": text}
 
 
 def _row_html(e: Execution) -> str:
