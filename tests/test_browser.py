@@ -128,7 +128,7 @@ OPTIONS: list[dict[str, Any]] = [
 ]
 BULK_STATUSES = ["scheduled", "scheduled", "requested", "completed"]
 # The notebook's cells, in order; each widget's output is found by its cell's index.
-STATUS, INBOX, BULK, BROWSER = 1, 2, 3, 4
+STATUS, INBOX, BULK, BROWSER, MONITOR = 1, 2, 3, 4, 5
 
 
 def sql(db: attune_nb.Database, statement: str, **params: Any) -> Any:
@@ -180,6 +180,7 @@ def notebook(
         "from attune_nb.widgets.bulk import BulkUpdater\nBulkUpdater(db)\n",
         "from attune_nb.widgets.browser import ExecutionBrowser\n"
         "ExecutionBrowser(db, page_size=10)\n",
+        "from attune_nb.widgets.monitor import LiveMonitor\nLiveMonitor(db, limit=12)\n",
     ]
     write_notebook(lab.root / "widgets.ipynb", cells)
     context = browser.new_context(viewport={"width": 1200, "height": 900})
@@ -194,13 +195,18 @@ def notebook(
             (INBOX, "Approve"),
             (BULK, "Preview"),
             (BROWSER, "Change status"),
+            (MONITOR, "Stop"),
         ):
+            # A cell far below is not rendered (JupyterLab) until it is scrolled to.
+            page.locator(".jp-Notebook .jp-Cell").nth(cell).scroll_into_view_if_needed()
             try:
-                output(page, cell).get_by_role("button", name=button, exact=True).wait_for()
+                # Not exact: an icon's glyph is part of a button's accessible name.
+                output(page, cell).get_by_role("button", name=button).first.wait_for()
             except PlaywrightTimeout as error:
                 said = errors_shown(page)
+                shown = page.locator(".jp-Notebook .jp-Cell").nth(cell).inner_text()[:2000]
                 raise AssertionError(
-                    f"cell {cell} shows no {button!r}; it said:\n{said}"
+                    f"cell {cell} shows no {button!r}; it said:\n{said}\nit shows:\n{shown}"
                 ) from error
         yield page
     finally:
@@ -401,3 +407,32 @@ def test_execution_browser_finds_a_row_and_opens_the_updater(
     widget.get_by_text(f"Execution {newest.id} is failed, which is terminal").wait_for()
     assert widget.get_by_role("button", name="Apply", exact=True).is_disabled()
     shot(page, tmp_path, "browser_updater.png")
+
+
+def test_live_monitor_shows_changes_from_another_connection_then_stops(
+    page: Any, bdb: attune_nb.Database, tmp_path: Path
+) -> None:
+    widget = output(page, MONITOR)
+    widget.scroll_into_view_if_needed()
+    widget.get_by_text("listening").first.wait_for()
+    ex = bdb.executions
+    made = ex.create("ops.restart_service", config={"service": "api"}).id
+    for status in ("scheduling", "scheduled", "running", "completed"):
+        ex.transition(made, status)
+    # Every move of the execution made here, each once, newest first.
+    widget.get_by_text("running → completed").first.wait_for()
+    cells = widget.locator("tr", has_text="ops.restart_service").all_inner_texts()
+    changes = [c for c in cells if str(made) in c]
+    assert [c.split("\t")[4] for c in changes] == [
+        "running → completed",
+        "scheduled → running",
+        "scheduling → scheduled",
+        "requested → scheduling",
+        "created requested",
+    ]
+    shot(page, tmp_path, "live_monitor.png", element=widget, docs=True)
+
+    stop = widget.get_by_role("button", name="Stop")  # its name has the icon's glyph too
+    stop.click()
+    widget.get_by_text("stopped").first.wait_for()
+    assert stop.is_disabled()

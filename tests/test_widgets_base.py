@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ipywidgets
 import pandas as pd
 
-from attune_nb.widgets._base import frame_html, parse_result, plural
+import attune_nb
+from attune_nb.widgets import StatusUpdater
+from attune_nb.widgets._base import close_tree, frame_html, parse_result, plural
 
 
 def test_a_frame_shows_times_to_the_second_blanks_for_missing_and_left_headers() -> None:
@@ -42,3 +45,25 @@ def test_results_are_json_or_a_reason_and_counts_read_as_english() -> None:
     assert plural(1, "execution") == "1 execution"
     assert plural(1200, "execution") == "1,200 executions"
     assert plural(2, "pending inquiry", "pending inquiries") == "2 pending inquiries"
+
+
+def test_a_widget_shows_its_view_with_its_own_repr_as_the_text_fallback(
+    db: attune_nb.Database,
+) -> None:
+    updater = StatusUpdater(db)
+    bundle = updater._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/plain"] == repr(updater) == "<StatusUpdater>"
+    updater.id_box.value = "12345678"
+    updater.load_button.click()
+    assert updater._repr_mimebundle_()["text/plain"].startswith("<StatusUpdater: ")
+
+
+def test_close_tree_closes_a_box_and_everything_in_it() -> None:
+    inner = ipywidgets.Button(description="x")
+    row = ipywidgets.HBox([inner])
+    text = ipywidgets.HTML("y")
+    box = ipywidgets.VBox([row, text])
+    assert all(x.comm is not None for x in (inner, row, text, box))
+    close_tree(box)
+    assert all(x.comm is None for x in (inner, row, text, box))

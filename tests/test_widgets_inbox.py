@@ -228,6 +228,12 @@ def test_a_button_per_option_with_its_label_and_style(
     assert inbox.refresh_button.description == REFRESH == "Refresh"
     shown = {b.description for b in walk(inbox.widget) if isinstance(b, w.Button)}
     assert shown == {"Approve", "Reject", "Staging only", "Submit", "Refresh"}
+    # Showing it again builds new controls and closes the old ones (no dead models).
+    old_inputs = [fi.control for fi in inbox.inputs.values()]
+    inbox.refresh_button.click()
+    assert all(b.comm is None for b in buttons.values())
+    assert old_inputs and all(c.comm is None for c in old_inputs)
+    assert all(b.comm is not None for b in inbox.option_buttons.values())
 
 
 def test_the_form_follows_the_schema(db: attune_nb.Database, world: dict[str, int]) -> None:

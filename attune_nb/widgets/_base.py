@@ -23,6 +23,7 @@ __all__ = [
     "ExecutionFilterControls",
     "Level",
     "WidgetBase",
+    "close_tree",
     "figure_output",
     "frame_html",
     "guarded",
@@ -84,13 +85,22 @@ class WidgetBase:
             self.last_error = exc
             self._say(f"{type(exc).__name__}: {exc}", level="error")
 
+    def __repr__(self) -> str:
+        said = self.status_text
+        return f"<{type(self).__name__}{': ' + said if said else ''}>"
+
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        display(self.widget)  # type: ignore[no-untyped-call]
+        display(self._repr_mimebundle_(), raw=True)  # type: ignore[no-untyped-call]
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        """The widget's view, with this object's repr as the plain-text fallback (what a
+        code host or a terminal shows instead of a dump of the widget tree)."""
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict):
+            bundle = {**bundle, "text/plain": repr(self)}
+        return bundle
 
 
 def guarded(method: F) -> F:
@@ -225,6 +235,13 @@ def figure_output(output: w.Output, figure: Any) -> None:
             "metadata": {},
         },
     )
+
+
+def close_tree(*widgets: w.Widget) -> None:
+    """Close ``widgets`` and everything inside them (their models leave the kernel)."""
+    for widget in widgets:
+        close_tree(*getattr(widget, "children", ()))
+        widget.close()
 
 
 def parse_result(text: str) -> Any:

@@ -22,7 +22,7 @@ import pandas as pd
 from attune_nb.errors import AttuneNbError, DatabaseOnlyWarning, InquiryClosed, InvalidResponse
 from attune_nb.inquiries import UNHEARD
 from attune_nb.records import SECRET_MASK, Inquiry, InquiryField
-from attune_nb.widgets._base import WidgetBase, plural
+from attune_nb.widgets._base import WidgetBase, close_tree, plural
 
 if TYPE_CHECKING:
     from attune_nb.db import Database
@@ -402,6 +402,10 @@ class InquiryInbox(WidgetBase):
 
     def _show_selected(self) -> None:
         inquiry = self.selected
+        # The old buttons and inputs are closed: a long session keeps no dead models.
+        old = [*self.option_buttons.values(), *(fi.row for fi in self.inputs.values())]
+        self.options_box.children = self.form.children = ()
+        close_tree(*old)
         self.option_buttons = {}
         self.inputs = {}
         if inquiry is None:

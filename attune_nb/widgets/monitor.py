@@ -193,7 +193,7 @@ class LiveMonitor(WidgetBase):
                 self._say(text, level=level)
 
     def _table_html(self) -> str:
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
+        head = "".join(f'<th style="text-align: left">{html.escape(c)}</th>' for c in COLUMNS)
         if not self.rows:
             return (
                 f"<i>no changes yet (the newest {self.limit} will show here)</i>"
@@ -209,7 +209,7 @@ class LiveMonitor(WidgetBase):
                 cells.append(f"<td>{html.escape(str(value))}</td>")
             body.append("<tr>" + "".join(cells) + "</tr>")
         return (
-            '<div style="max-height: 24em; overflow: auto">'
+            '<div style="max-height: 24em; overflow: auto; white-space: nowrap">'
             f'<table class="attune-nb-table"><tr>{head}</tr>{"".join(body)}</table></div>'
         )
 
