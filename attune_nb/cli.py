@@ -21,6 +21,7 @@ from attune_nb.errors import AttuneNbError, ConfigurationError
 
 if TYPE_CHECKING:
     from attune_nb.db import Database
+    from attune_nb.runner import NotebookRun
 
 __all__ = ["main"]
 
@@ -156,6 +157,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "with `jupyter lab`, or run them with `attune-nb run-notebooks`"
         )
         return 0
+    if args.report or not _interactive():
+        from attune_nb.embedded import default_home
+        from attune_nb.runner import run_notebooks
+
+        why = "as asked" if args.report else "not interactive (no terminal, or $CI set)"
+        print(f"{why}: running the notebooks into an HTML report instead of opening JupyterLab")
+        output = default_home() / "report"
+        runs = run_notebooks(notebooks, output=output, url=os.environ.get("ATTUNE_DB_URL"))
+        return _print_runs(runs, output)
     jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or "jupyter"
     hidden = "['conftest.py', '__pycache__', '*.pyc', '.ipynb_checkpoints', '_*']"
     command = [
@@ -173,6 +183,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 0
 
 
+def _interactive() -> bool:
+    """Someone at a terminal: stdin is one, and no CI says otherwise."""
+    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+        return False
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
 def _notebooks_dir() -> Path:
     from attune_nb.runner import default_notebooks_dir
 
@@ -182,26 +199,47 @@ def _notebooks_dir() -> Path:
 def cmd_run_notebooks(args: argparse.Namespace) -> int:
     from attune_nb.db import connect
     from attune_nb.embedded import EmbeddedServer, default_home
-    from attune_nb.runner import run_notebooks
+    from attune_nb.runner import parse_value, run_notebooks
 
+    parameters = {name: parse_value(value) for name, value in args.parameter or []}
+    if parameters and args.in_place:
+        raise ConfigurationError(
+            "-p", parameters, "none with --in-place: the stored outputs are those of the defaults"
+        )
     url = _external_url()
     if url is None:  # the embedded default, migrated and given the demo data when empty
         connect(readonly=True).close()
         url = EmbeddedServer().url()
     output = (
-        None if args.in_place else (Path(args.output) if args.output else default_home() / "runs")
+        None if args.in_place else (Path(args.output) if args.output else default_home() / "report")
     )
     folder = Path(args.notebooks) if args.notebooks else None
-    runs = run_notebooks(folder, output=output, url=url, timeout=args.timeout)
+    runs = run_notebooks(
+        folder,
+        output=output,
+        url=url,
+        timeout=args.timeout,
+        parameters=parameters,
+        only=args.only or (),
+    )
+    return _print_runs(runs, output)
+
+
+def _print_runs(runs: Sequence[NotebookRun], output: Path | None) -> int:
+    """One line per notebook, then the total and where the report is; the exit code."""
+    from attune_nb.report import INDEX
+
     failed = 0
     for run in runs:
+        given = "".join(f" {name}={value!r}" for name, value in run.parameters.items())
         if run.ok:
-            print(f"ok      {run.notebook.name} ({run.seconds:.1f}s) -> {run.html or run.executed}")
+            page = run.html or run.executed
+            print(f"ok      {run.notebook.name} ({run.seconds:.1f}s){given} -> {page}")
         else:
             failed += 1
-            print(f"FAILED  {run.notebook.name}: {run.error}", file=sys.stderr)
-    where = "outputs stored in the notebooks" if output is None else f"executed copies in {output}"
-    print(f"{len(runs) - failed} passed, {failed} failed; {where}")
+            print(f"FAILED  {run.notebook.name}{given}: {run.error}", file=sys.stderr)
+    said = "outputs stored in the notebooks" if output is None else f"report: {output / INDEX}"
+    print(f"{len(runs) - failed} passed, {failed} failed; {said}")
     return 1 if failed else 0
 
 
@@ -269,11 +307,22 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser(
         "demo",
-        help="embedded database + demo data + JupyterLab",
-        description="Start the embedded database, migrate, seed if empty, "
-        "then open JupyterLab on the notebooks.",
+        help="embedded database + demo data + JupyterLab (or the report)",
+        description="Start the embedded database, migrate, seed if empty, then open "
+        "JupyterLab on the notebooks. When not interactive (stdin is not a terminal, or "
+        "$CI is set) it runs the notebooks into an HTML report in $ATTUNE_NB_HOME/report "
+        "instead and prints where.",
     )
-    demo.add_argument("--no-lab", action="store_true", help="stop before opening JupyterLab")
+    demo.add_argument(
+        "--no-lab",
+        action="store_true",
+        help="stop before opening JupyterLab (and before any report)",
+    )
+    demo.add_argument(
+        "--report",
+        action="store_true",
+        help="write the HTML report instead of opening JupyterLab, also when interactive",
+    )
     demo.add_argument(
         "--executions",
         type=_positive,
@@ -287,19 +336,38 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser(
         "run-notebooks",
-        help="execute every notebook headlessly",
-        description="Execute the notebooks against the current database and "
-        "write executed copies and HTML.",
+        help="execute the notebooks headlessly into an HTML report",
+        description="Execute the notebooks (papermill, one kernel each) against the current "
+        "database; write executed copies, one HTML page each and an index.html that lists "
+        "them with status, run time and parameters. The pages need no kernel and no network.",
+        epilog="Each notebook gets only the -p parameters its parameters cell declares (the "
+        "pages and the index say which); one that no notebook run declares is an error.",
     )
     run.add_argument(
-        "--output", metavar="DIR", help="where executed copies go (default $ATTUNE_NB_HOME/runs)"
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="set a parameter, like papermill: True/False/None, an int, a float, else a "
+        "string (repeatable: -p APPLY True -p SINCE 2026-01-10)",
+    )
+    run.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="run only the notebooks whose name matches this glob, e.g. '04*' (repeatable)",
+    )
+    run.add_argument(
+        "--output", metavar="DIR", help="where the report goes (default $ATTUNE_NB_HOME/report)"
     )
     run.add_argument("--notebooks", metavar="DIR", help="notebook folder (default ./notebooks)")
     run.add_argument(
         "--in-place",
         action="store_true",
-        help="store the outputs in the notebooks themselves (what nbval compares; "
-        "run on the demo data: `attune-nb demo --no-lab` on an empty home)",
+        help="store the outputs in the notebooks themselves (what nbval compares), without "
+        "run metadata; no report, no -p. Run on the demo data: `attune-nb demo --no-lab` "
+        "on an empty home",
     )
     run.add_argument(
         "--timeout",

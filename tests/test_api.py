@@ -139,9 +139,10 @@ RANKS: dict[str, int] = {
     "db": 6,
     # 7: widgets
     "widgets": 7,
-    # 8: command line, notebook runner, test helpers, the package's public surface
+    # 8: command line, notebook runner and its HTML report, test helpers, the public surface
     "cli": 8,
     "runner": 8,
+    "report": 8,
     "testing": 8,
     "__init__": 8,
 }

@@ -150,14 +150,18 @@ def test_demo_without_lab_migrates_and_seeds_once(
     assert "400 executions already there; not seeding" in capsys.readouterr().out
 
 
-def _notebook(path: Path, code: str) -> None:
+def _notebook(path: Path, code: str, *, parameters: str | None = None) -> None:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
         "language": "python",
     }
-    nb.cells = [nbformat.v4.new_markdown_cell("# test"), nbformat.v4.new_code_cell(code)]
+    nb.cells = [nbformat.v4.new_markdown_cell("# test")]
+    if parameters is not None:
+        nb.cells.append(nbformat.v4.new_code_cell(parameters))
+        nb.cells[-1].metadata["tags"] = ["parameters"]
+    nb.cells.append(nbformat.v4.new_code_cell(code))
     nbformat.write(nb, path)
 
 
@@ -180,13 +184,99 @@ def test_run_notebooks_writes_copies_and_html_and_reports_failures(
     code = main(["run-notebooks", "--notebooks", str(folder), "--output", str(out)])
     assert code == 1
     captured = capsys.readouterr()
-    assert "1 passed, 1 failed" in captured.out
+    assert f"1 passed, 1 failed; report: {out / 'index.html'}" in captured.out
     assert "b_broken.ipynb" in captured.err and "broken on purpose" in captured.err
     executed = nbformat.read(out / "a_ok.ipynb", as_version=4)
     assert executed.cells[1].outputs[0]["text"].strip() == "42"
     assert (out / "a_ok.html").read_text().startswith("<!DOCTYPE html>")
     assert (out / "b_broken.html").exists()
     json.loads((out / "b_broken.ipynb").read_text())
+    index = (out / "index.html").read_text()
+    assert 'href="a_ok.html"' in index and 'href="b_broken.html"' in index
+    assert "ValueError: broken on purpose" in index
+
+
+def test_run_notebooks_takes_parameters_like_papermill(
+    db_url: str, use: Callable[[str], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """-p NAME VALUE typed as papermill types it; each notebook gets what it declares."""
+    use(db_url)
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    _notebook(
+        folder / "a.ipynb",
+        "print(repr(APPLY), repr(SINCE))",
+        parameters="APPLY = False\nSINCE = 'x'",
+    )
+    _notebook(folder / "b.ipynb", "print(repr(SINCE))", parameters="SINCE = 'x'")
+    out = tmp_path / "out"
+    argv = ["run-notebooks", "--notebooks", str(folder), "--output", str(out)]
+    code = main([*argv, "-p", "APPLY", "True", "-p", "SINCE", "2026-01-10", "--only", "[ab]"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "a.ipynb" in captured.out and "APPLY=True SINCE='2026-01-10' -> " in captured.out
+    assert "b.ipynb" in captured.out and ") SINCE='2026-01-10' -> " in captured.out
+    printed = [
+        nbformat.read(out / name, as_version=4).cells[-1].outputs[0]["text"].strip()
+        for name in ("a.ipynb", "b.ipynb")
+    ]
+    assert printed == ["True '2026-01-10'", "'2026-01-10'"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--only", "b", "-p", "APPLY", "True"], "parameter APPLY=True is not valid"),
+        (["-p", "not a name", "1"], "parameter name='not a name' is not valid"),
+        (["--only", "zzz*"], "--only='zzz*' is not valid: a name or glob matching one of a, b"),
+        (["--in-place", "-p", "APPLY", "True"], "-p={'APPLY': True} is not valid"),
+    ],
+    ids=["declared-by-none", "bad-name", "only-matches-none", "in-place"],
+)
+def test_run_notebooks_refuses_before_running_anything(
+    argv: list[str],
+    said: str,
+    db_url: str,
+    use: Callable[[str], str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    use(db_url)
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    _notebook(folder / "a.ipynb", "print(APPLY)", parameters="APPLY = False")
+    _notebook(folder / "b.ipynb", "print(1)")
+    before = (folder / "a.ipynb").read_text()
+    out = tmp_path / "out"
+    assert main(["run-notebooks", "--notebooks", str(folder), "--output", str(out), *argv]) == 1
+    assert said in capsys.readouterr().err
+    assert not out.exists() and (folder / "a.ipynb").read_text() == before
+
+
+def test_demo_when_not_interactive_writes_the_report_and_says_where(
+    empty_url: str,
+    use: Callable[[str], str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    use(empty_url)
+    monkeypatch.setenv("ATTUNE_NB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CI", "true")  # as under CI; pytest's stdin is no terminal either
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    _notebook(folder / "a.ipynb", "import attune_nb\nprint(attune_nb.connect().executions.count())")
+    assert main(["demo", "--executions", "400", "--notebooks", str(folder)]) == 0
+    out = capsys.readouterr().out
+    index = tmp_path / "home" / "report" / "index.html"
+    assert "seeded 400 executions" in out and "instead of opening JupyterLab" in out
+    assert out.splitlines()[-1] == f"1 passed, 0 failed; report: {index}"
+    assert 'href="a.html"' in index.read_text()
+    executed = nbformat.read(index.parent / "a.ipynb", as_version=4)
+    assert executed.cells[-1].outputs[0]["text"].strip() == "400"
+    # --no-lab keeps its meaning: stop before JupyterLab, and before the report too
+    assert main(["demo", "--no-lab", "--notebooks", str(folder)]) == 0
+    assert "ready:" in capsys.readouterr().out
 
 
 def test_run_notebooks_needs_notebooks(
