@@ -16,6 +16,7 @@ import pytest
 
 import attune_nb
 from attune_nb import analysis
+from attune_nb.repository.analysis import WORK_MEM
 from attune_nb.testing import ThrowawayServer
 
 SIZE, SEED = 20000, 42
@@ -150,6 +151,9 @@ def test_each_aggregate_is_one_statement_bounded_by_time(demo: attune_nb.Databas
 
         with demo.tracer(keep):
             call()
+        # The transaction's SET LOCAL work_mem comes first; then exactly one query.
+        assert seen[0] == f"SET LOCAL work_mem = '{WORK_MEM}'", name
+        seen = seen[1:]
         assert len(seen) == 1, name
         if "execution_history" in seen[0]:
             assert "execution_history.time >=" in seen[0], name
@@ -167,6 +171,7 @@ def test_history_partitions_are_pruned(demo: attune_nb.Database) -> None:
     seen: list[tuple[str, Any]] = []
     with demo.tracer(lambda sql, params: seen.append((sql, params))):
         demo.analysis.durations(since="2026-01-13", until="2026-01-14")
+    seen = [s for s in seen if not s[0].startswith("SET LOCAL")]
     raw = demo.engine.raw_connection()
     try:
         cursor = raw.cursor()

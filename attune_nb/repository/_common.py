@@ -152,8 +152,18 @@ class RepositoryPart:
             raise ExecutionNotFound(execution_id)
 
 
+def _lifecycle_statuses() -> Any:
+    """The database's statuses in its own enum order, as ``text[]``.
+
+    A scalar subquery: PostgreSQL reads the enum once per statement (an InitPlan), not
+    once per row (``enum_range`` looks the catalog up each time: 30 s on 5M history rows).
+    """
+    return sa.select(
+        sa.cast(sa.func.enum_range(sa.null().cast(t.STATUS)), postgresql.ARRAY(sa.Text))
+    ).scalar_subquery()
+
+
 def _lifecycle_order(status: Any) -> Any:
     """The position of a status (text) in the database's own enum order: the tie-break
     for history rows that share a ``time`` (one transaction)."""
-    statuses = sa.cast(sa.func.enum_range(sa.null().cast(t.STATUS)), postgresql.ARRAY(sa.Text))
-    return sa.func.array_position(statuses, status)
+    return sa.func.array_position(_lifecycle_statuses(), status)

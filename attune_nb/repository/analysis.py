@@ -33,7 +33,7 @@ from attune_nb.analysis.outcomes import (
 from attune_nb.filters import execution_where
 from attune_nb.frames import Column, empty_frame
 from attune_nb.lifecycle import ExecutionStatus
-from attune_nb.repository._common import _FROM, _e, _lifecycle_order
+from attune_nb.repository._common import _FROM, _e, _lifecycle_order, _lifecycle_statuses
 
 if TYPE_CHECKING:
     from attune_nb.engine import Engine
@@ -59,6 +59,8 @@ class AnalysisFilters(TypedDict, total=False):
 
 
 Time = datetime | date | str | pd.Timestamp
+WORK_MEM = "256MB"
+"""``work_mem`` of an aggregate's transaction (the server's default is 4MB)."""
 _C = "C"  # byte-order collation: ORDER BY action_ref as Python's sorted() does
 
 
@@ -169,24 +171,33 @@ class AnalysisRepository:
 
     def _attempts(self, spans: Sequence[Window], filters: dict[str, Any]) -> Any:
         """One row per selected execution, from its history: created, action_ref, first
-        running, first terminal entry, final status (as ``analysis.attempts``)."""
+        running, first terminal entry, final status (as ``analysis.attempts``).
+
+        One hash aggregate, no sort and no window: the final status is the one of the
+        greatest (time, INSERT before UPDATE, lifecycle position) key, the order in
+        which ``intervals`` numbers the rows, taken as ``max`` of that key as a bigint
+        array; ``action_ref`` is the history's ``entity_ref`` (an execution's action
+        never changes).
+        """
         sel = self._selection(spans, filters, _e.c.id, _e.c.updated).cte("sel")
         h = t.execution_history
         status = h.c.new_values["status"].astext
-        order = (
-            h.c.time,
-            sa.case((h.c.operation == "INSERT", 0), else_=1),
-            _lifecycle_order(status),
-        )
         lo = min(w.since for w in spans).to_pydatetime()
+        micros = sa.cast(sa.extract("epoch", h.c.time) * 1_000_000, sa.BigInteger)
+        key = postgresql.array(
+            [
+                micros,
+                sa.case((h.c.operation == "INSERT", 0), else_=1),
+                sa.cast(_lifecycle_order(status), sa.BigInteger),
+            ]
+        )
         steps = (
             sa.select(
                 h.c.entity_id.label("id"),
                 h.c.entity_ref.label("action_ref"),
                 status.label("status"),
                 h.c.time.label("time"),
-                sa.func.row_number().over(partition_by=h.c.entity_id, order_by=order).label("seq"),
-                sa.func.count().over(partition_by=h.c.entity_id).label("n"),
+                key.label("key"),
             )
             .where(
                 h.c.entity_id.in_(sa.select(sel.c.id)),
@@ -200,14 +211,16 @@ class AnalysisRepository:
             .subquery("steps")
         )
         s = steps.c
+        last = sa.type_coerce(sa.func.max(s.key), postgresql.ARRAY(sa.BigInteger))[3]
+        final = sa.type_coerce(_lifecycle_statuses(), postgresql.ARRAY(sa.Text))[last]
         return (
             sa.select(
                 s.id,
                 sa.func.min(s.time).label("created"),
-                sa.func.min(s.action_ref).filter(s.seq == 1).label("action_ref"),
+                sa.func.min(s.action_ref).label("action_ref"),
                 sa.func.min(s.time).filter(s.status == "running").label("running"),
                 sa.func.min(s.time).filter(s.status.in_(TERMINAL_VALUES)).label("ended"),
-                sa.func.min(s.status).filter(s.seq == s.n).label("final"),
+                final.label("final"),
             )
             .group_by(s.id)
             .subquery("attempts")
@@ -215,6 +228,9 @@ class AnalysisRepository:
 
     def _rows(self, stmt: Any) -> list[Any]:
         with self.db.transaction() as conn:
+            # One aggregate over millions of history rows: give its hash tables and sorts
+            # room in the server (this transaction only) rather than spilling to disk.
+            conn.execute(sa.text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
             return list(conn.execute(stmt))
 
     # -- the aggregates ----------------------------------------------------------------
@@ -497,7 +513,8 @@ class AnalysisRepository:
                 sa.func.least(sa.func.coalesce(steps.c.left, end_open), hi).label("e"),
             )
             .where(steps.c.status.in_(chosen))
-            .subquery("iv")
+            # A CTE, read twice (starts and ends) but computed once: one pass over history.
+            .cte("iv")
         )
         opened = sa.select(iv.c.s.label("time"), iv.c.status, sa.literal(1).label("d")).where(
             iv.c.e > iv.c.s
