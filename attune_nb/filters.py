@@ -58,6 +58,7 @@ FILTER_NAMES: tuple[str, ...] = tuple(ExecutionFilters.__annotations__)
 class InquiryFilters(TypedDict, total=False):
     """The keyword filters of ``inquiries.frame`` and ``inquiries.count``."""
 
+    id: int | Iterable[int] | None
     status: str | Iterable[str] | None
     execution: int | Iterable[int] | None
     assigned_to: int | Iterable[int] | None
@@ -221,8 +222,8 @@ def inquiry_where(
 ) -> list[sa.ColumnElement[bool]]:
     """WHERE clauses over ``inquiry`` for ``filters`` (one value or a list each, AND).
 
-    ``execution`` filters on ``created_by_execution`` (``execution_column`` in older
-    schemas); ``since``/``until`` on ``created``.
+    ``id`` picks inquiries by id; ``execution`` filters on ``created_by_execution``
+    (``execution_column`` in older schemas); ``since``/``until`` on ``created``.
     """
     unknown = sorted(set(filters) - set(INQUIRY_FILTER_NAMES))
     if unknown:
@@ -241,7 +242,7 @@ def inquiry_where(
             where.append(table.c.status.in_(statuses))
         elif name == "execution":
             where.append(table.c[execution_column].in_(id_list(name, value)))
-        elif name in ("assigned_to", "responded_by"):
+        elif name in ("id", "assigned_to", "responded_by"):
             where.append(table.c[name].in_(id_list(name, value)))
         elif name == "since":
             where.append(table.c.created >= to_utc(name, value))

@@ -275,6 +275,8 @@ def test_frame_filters(db: attune_nb.Database, world: dict[str, int]) -> None:
     assert ids(status=("timeout",)) == []
     assert ids(execution=world["execution"]) == [b, a]
     assert ids(execution=[other]) == [c]
+    assert ids(id=b) == [b]
+    assert ids(id=[a, c, 10**9]) == [c, a]
     assert ids(assigned_to=world["alice"]) == [a]
     assert ids(assigned_to=[world["alice"], world["bob"]]) == [b, a]
     assert ids(since=base + timedelta(days=1)) == [c, b]
@@ -323,7 +325,7 @@ def test_frame_refuses_bad_filters(
         with pytest.raises(InvalidFilter):
             db.inquiries.count(**filters)
     if name == "statuss":
-        assert "one of the filters status, execution, assigned_to" in str(info.value)
+        assert "one of the filters id, status, execution, assigned_to" in str(info.value)
     if name == "status":
         assert "pending, responded, timeout, cancelled" in str(info.value)
 

@@ -131,6 +131,21 @@ def test_table_and_counts_follow_the_changes(
     assert "core.echo" in monitor.table.value
     assert "cancelled</span> 2" in monitor.counts_line.value
     assert monitor.seen == 5
+    # The same changes as a frame of a fixed layout, oldest first.
+    frame = monitor.frame()
+    assert list(frame.columns) == list(COLUMNS)
+    assert [str(d) for d in frame.dtypes] == [
+        "datetime64[ns, UTC]",
+        "string",
+        "Int64",
+        "string",
+        "string",
+        "string",
+    ]
+    assert frame[["id", "change"]].values.tolist() == [
+        [r["id"], r["change"]] for r in reversed(monitor.rows)
+    ]
+    assert frame["time"].is_monotonic_increasing
 
 
 def test_the_table_is_bounded_newest_first(

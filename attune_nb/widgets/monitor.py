@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
+import pandas as pd
 
 from attune_nb.errors import AttuneNbError, InvalidStatus
 from attune_nb.lifecycle import ExecutionStatus
@@ -248,6 +249,23 @@ class LiveMonitor(WidgetBase):
             self.listener.stop()
         self._pending.put("stopped")
         self._drain()
+
+    def frame(self) -> pd.DataFrame:
+        """The changes shown, oldest first, as a frame of :data:`COLUMNS`: ``time`` (UTC),
+        ``entity``, ``id`` (Int64), ``ref``, ``change`` and ``source`` (strings)."""
+        with self._lock:
+            rows = list(reversed(self.rows))
+        return pd.DataFrame(
+            {
+                "time": pd.to_datetime([r["time"] for r in rows], utc=True).as_unit("ns"),
+                "entity": pd.array([r["entity"] for r in rows], dtype="string"),
+                "id": pd.array([r["id"] for r in rows], dtype="Int64"),
+                "ref": pd.array([r["ref"] for r in rows], dtype="string"),
+                "change": pd.array([r["change"] for r in rows], dtype="string"),
+                "source": pd.array([r["source"] for r in rows], dtype="string"),
+            },
+            columns=list(COLUMNS),
+        )
 
     def wait_for(self, count: int, *, timeout: float = 10.0) -> bool:
         """Wait until ``count`` changes have been seen; whether they were in ``timeout`` s."""
