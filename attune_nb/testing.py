@@ -17,11 +17,14 @@ import atexit
 import itertools
 import tempfile
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Any, Self
 
 from attune_nb.embedded import SUPERUSER, EmbeddedServer
 
-__all__ = ["ThrowawayServer", "shared_server"]
+if TYPE_CHECKING:
+    from attune_nb.db import Database
+
+__all__ = ["ThrowawayServer", "shared_server", "write_history"]
 
 
 class ThrowawayServer:
@@ -120,3 +123,68 @@ def shared_server() -> ThrowawayServer:
         _shared = ThrowawayServer()
         atexit.register(_shared.close)
     return _shared
+
+
+def write_history(
+    db: Database, ref: str, *steps: tuple[str, float], start: Any, **columns: Any
+) -> int:
+    """Write an execution whose history is exactly ``steps`` and return its id.
+
+    ``steps`` are ``(status, seconds after start)``, in order: the first is the
+    creation, each next one a status change, so that every duration a test checks is
+    known. The row's ``created`` and ``updated`` are the first and last step,
+    ``started_at`` the entry into running; ``columns`` sets other columns of
+    ``attune.execution`` (``parent=...``, ``workflow_task={...}``). The trigger's own
+    audit, written at the wall clock, is replaced by rows at the given times.
+
+    >>> e = write_history(db, "core.echo", ("requested", 0), ("running", 2),
+    ...                   ("completed", 5), start="2026-01-10")
+    >>> db.executions.intervals(id=e)[["status", "duration"]]
+          status        duration
+    0  requested 0 days 00:00:02
+    1    running 0 days 00:00:03
+    2  completed             NaT
+    """
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from attune_nb import schema as t
+
+    origin = pd.Timestamp(start)
+    origin = origin.tz_localize("UTC") if origin.tzinfo is None else origin
+
+    def at(seconds: float) -> Any:
+        return (origin + pd.Timedelta(seconds=seconds)).to_pydatetime()
+
+    running = [s for status, s in steps if status == "running"]
+    row = {
+        "action_ref": ref,
+        "status": steps[-1][0],
+        "created": at(steps[0][1]),
+        "updated": at(steps[-1][1]),
+        "started_at": at(running[0]) if running else None,
+        **columns,
+    }
+    h = t.execution_history
+    with db.transaction() as conn:
+        new_id = int(
+            conn.execute(
+                sa.insert(t.execution).values(row).returning(t.execution.c.id)
+            ).scalar_one()
+        )
+        conn.execute(sa.delete(h).where(h.c.entity_id == new_id))
+        previous = None
+        for status, seconds in steps:
+            conn.execute(
+                sa.insert(h).values(
+                    time=at(seconds),
+                    operation="INSERT" if previous is None else "UPDATE",
+                    entity_id=new_id,
+                    entity_ref=ref,
+                    changed_fields=[] if previous is None else ["status"],
+                    old_values=None if previous is None else {"status": previous},
+                    new_values={"status": status},
+                )
+            )
+            previous = status
+    return new_id

@@ -5,16 +5,15 @@ Histories are written with exact times (seconds after T0): every number is known
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 
 import attune_nb
 from attune_nb.analysis.workflows import CRITICAL_PATH_COLUMNS, critical_path, wall_time
 from attune_nb.errors import InvalidFilter
+from attune_nb.testing import write_history
 
 T0 = pd.Timestamp("2026-01-10T00:00:00Z")
 
@@ -24,59 +23,8 @@ def at(seconds: float) -> pd.Timestamp:
 
 
 def story(db: attune_nb.Database, ref: str, *steps: tuple[str, float], **columns: Any) -> int:
-    """An execution whose history is exactly ``steps`` ((status, seconds after T0), in order).
-
-    The row's ``created`` and ``updated`` are the first and last step; ``started_at``
-    is the entry into running; ``columns`` sets other columns (``workflow_task`` as JSON).
-    """
-    running = [s for status, s in steps if status == "running"]
-    row = {
-        "action_ref": ref,
-        "status": steps[-1][0],
-        "created": at(steps[0][1]).to_pydatetime(),
-        "updated": at(steps[-1][1]).to_pydatetime(),
-        "started_at": at(running[0]).to_pydatetime() if running else None,
-        **columns,
-    }
-    if "workflow_task" in row:
-        row["workflow_task"] = json.dumps(row["workflow_task"])
-    names = ", ".join(row)
-    values = ", ".join(
-        "CAST(:status AS attune.execution_status_enum)"
-        if name == "status"
-        else "CAST(:workflow_task AS jsonb)"
-        if name == "workflow_task"
-        else f":{name}"
-        for name in row
-    )
-    with db.transaction() as conn:
-        new_id = conn.execute(
-            sa.text(f"INSERT INTO attune.execution ({names}) VALUES ({values}) RETURNING id"), row
-        ).scalar_one()
-        # Replace the trigger's audit (written at the wall clock) by one at the given times.
-        conn.execute(
-            sa.text("DELETE FROM attune.execution_history WHERE entity_id = :i"), {"i": new_id}
-        )
-        previous = None
-        for status, seconds in steps:
-            conn.execute(
-                sa.text(
-                    "INSERT INTO attune.execution_history (time, operation, entity_id, "
-                    "entity_ref, changed_fields, old_values, new_values) VALUES (:t, :op, :i, "
-                    ":ref, CAST(:fields AS text[]), CAST(:old AS jsonb), CAST(:new AS jsonb))"
-                ),
-                {
-                    "t": at(seconds).to_pydatetime(),
-                    "op": "INSERT" if previous is None else "UPDATE",
-                    "i": new_id,
-                    "ref": ref,
-                    "fields": "{}" if previous is None else "{status}",
-                    "old": None if previous is None else json.dumps({"status": previous}),
-                    "new": json.dumps({"status": status}),
-                },
-            )
-            previous = status
-    return int(new_id)
+    """An execution whose history is exactly ``steps`` ((status, seconds after T0), in order)."""
+    return write_history(db, ref, *steps, start=T0, **columns)
 
 
 def task(name: str) -> dict[str, Any]:
