@@ -5,7 +5,9 @@ keeps one ADBC connection per database (opening one costs ~50 ms: the driver rea
 the type catalogue), with the same session settings as the SQLAlchemy engine
 (``search_path``, UTC, read-only). Record batches are converted to the frame's
 layout as they arrive (:class:`~attune_nb.frames.FrameBuilder`); a progress bar
-counts them when the result is large. Driver errors are translated like any other.
+counts them when the result is large. :meth:`ArrowReader.batches` hands out the
+same conversion a slice of rows at a time, for results that must never be whole in
+memory (an export). Driver errors are translated like any other.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from typing import Any
 
 import pandas as pd
@@ -22,12 +24,15 @@ from attune_nb.driver import translate, translate_errors
 from attune_nb.errors import DatabaseUnavailable
 from attune_nb.frames import Column, FrameBuilder
 
-__all__ = ["PROGRESS_ROWS", "ArrowReader"]
+__all__ = ["BATCH_ROWS", "PROGRESS_ROWS", "ArrowReader"]
 
 log = logging.getLogger("attune_nb")
 
 PROGRESS_ROWS = 100_000
 """A progress bar is shown when a read is known to return more rows than this."""
+
+BATCH_ROWS = 100_000
+"""How many rows :meth:`ArrowReader.batches` converts at a time unless told otherwise."""
 
 
 class ArrowReader:
@@ -112,10 +117,63 @@ class ArrowReader:
                     bar.close()
         return builder.frame()
 
+    def batches(
+        self, sql: str, layout: Sequence[Column], *, rows: int = BATCH_ROWS
+    ) -> Generator[pd.DataFrame, None, None]:
+        """Run ``sql`` (literal) and yield its rows in ``layout``, ``rows`` at a time.
+
+        Each frame has exactly ``rows`` rows (the last one fewer; none at all for an
+        empty result) and is converted as :meth:`read` converts, so the frames
+        concatenated equal what :meth:`read` returns. Only one frame and the driver's
+        current record batch are in memory at a time. The reader is held (its lock)
+        until the iterator is exhausted or closed: do not read through it meanwhile.
+        A lost cached connection is replaced once, as in :meth:`read`, if no frame
+        was handed out yet.
+        """
+        with translate_errors(self.url, statement=sql), self._lock:
+            for attempt in (1, 2):
+                reused, started, done = self._conn is not None, False, False
+                try:
+                    cur = self._connection().cursor()
+                    try:
+                        cur.execute(sql)
+                        for frame in _slices(cur.fetch_record_batch(), layout, rows):
+                            started = True
+                            yield frame
+                    finally:
+                        with contextlib.suppress(Exception):  # mid-COPY, it may not close
+                            cur.close()
+                    done = True
+                    return
+                except Exception as exc:
+                    lost = reused and _connection_lost(exc, self.url)
+                    if started or attempt == 2 or not lost:
+                        raise
+                    log.info("the reader's connection to %s was lost; reconnecting once", self.url)
+                finally:
+                    if not done:
+                        self._discard()  # failed, closed early or mid-COPY: never reuse it
+
     def close(self) -> None:
         """Close the ADBC connection (a later read opens a new one)."""
         with self._lock:
             self._discard()
+
+
+def _slices(batches: Iterable[Any], layout: Sequence[Column], rows: int) -> Iterator[pd.DataFrame]:
+    """The record batches re-cut into frames of ``rows`` rows each (the last one fewer)."""
+    builder = FrameBuilder(layout, expected_rows=rows)
+    for batch in batches:
+        at = 0
+        while at < batch.num_rows:
+            take = min(rows - builder.rows, batch.num_rows - at)
+            builder.add(batch.slice(at, take))  # zero-copy; the builder copies into its columns
+            at += take
+            if builder.rows == rows:
+                yield builder.frame()
+                builder = FrameBuilder(layout, expected_rows=rows)
+    if builder.rows:
+        yield builder.frame()
 
 
 def _progress(total: int | None, desc: str) -> Any:

@@ -243,6 +243,42 @@ def _print_runs(runs: Sequence[NotebookRun], output: Path | None) -> int:
     return 1 if failed else 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    filters: dict[str, object] = {
+        name: value
+        for name, value in (
+            ("status", args.status),
+            ("action_ref", args.action_ref),
+            ("pack", args.pack),
+            ("rule_ref", args.rule_ref),
+            ("trigger_ref", args.trigger_ref),
+            ("since", args.since),
+            ("until", args.until),
+        )
+        if value is not None
+    }
+    if args.top_level_only:
+        filters["top_level_only"] = True
+    if args.workflows_only:
+        filters["workflows_only"] = True
+    db = _open()
+    try:
+        report = db.executions.export(
+            args.path,
+            what=args.what,
+            format=args.format,
+            include=args.include or (),
+            batch_rows=args.batch_rows,
+            progress=False if args.no_progress else None,
+            overwrite=args.overwrite,
+            **filters,  # type: ignore[arg-type]
+        )
+    finally:
+        db.close()
+    print(report)
+    return 0
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text.replace("_", "").replace(",", ""))
@@ -377,6 +413,63 @@ def _parser() -> argparse.ArgumentParser:
         help="per-cell timeout (default 600)",
     )
     run.set_defaults(func=cmd_run_notebooks)
+
+    export = sub.add_parser(
+        "export",
+        help="write executions or their history to Parquet or CSV, streamed",
+        description="Write what frame(limit=None) returns (or the audit history of those "
+        "executions) to a file in batches, with the frame's layout: memory stays flat. The "
+        "file appears only when complete.",
+        epilog="Filters are those of frame(): repeat a flag for several values, refs take "
+        "'pack.*', naive times are UTC. Example: attune-nb export failed.parquet --status "
+        "failed --status timeout --since 2026-01-10",
+    )
+    export.add_argument(
+        "path", metavar="PATH", help="file to write; .parquet or .csv picks the format"
+    )
+    export.add_argument(
+        "--what",
+        choices=("executions", "history"),
+        default="executions",
+        help="executions (default) or their audit history",
+    )
+    export.add_argument(
+        "--format", choices=("parquet", "csv"), help="override the format the suffix implies"
+    )
+    export.add_argument(
+        "--include",
+        action="append",
+        metavar="COLUMN",
+        help="a JSON column to add: config, result, env_vars, workflow_task (repeatable)",
+    )
+    for flag, what in (
+        ("--status", "a status"),
+        ("--action-ref", "an action ref, or pack.*"),
+        ("--pack", "a pack"),
+        ("--rule-ref", "a rule ref"),
+        ("--trigger-ref", "a trigger ref"),
+    ):
+        export.add_argument(flag, action="append", metavar="VALUE", help=f"{what} (repeatable)")
+    export.add_argument("--since", metavar="TIME", help="created at or after (UTC if naive)")
+    export.add_argument("--until", metavar="TIME", help="created before (UTC if naive)")
+    export.add_argument("--top-level-only", action="store_true", help="no workflow tasks")
+    export.add_argument(
+        "--workflows-only", action="store_true", help="only executions that run a workflow"
+    )
+    export.add_argument(
+        "--batch-rows",
+        type=_positive,
+        default=100_000,
+        metavar="N",
+        help="rows per batch and Parquet row group (default 100000)",
+    )
+    export.add_argument("--overwrite", action="store_true", help="replace PATH if it exists")
+    export.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (there is none anyway when stderr is not a terminal)",
+    )
+    export.set_defaults(func=cmd_export)
     return parser
 
 

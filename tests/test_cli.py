@@ -9,8 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
+import attune_nb
 from attune_nb.cli import main
 from attune_nb.testing import ThrowawayServer
 
@@ -21,6 +23,7 @@ COMMANDS = [
     ["seed", "--help"],
     ["demo", "--help"],
     ["run-notebooks", "--help"],
+    ["export", "--help"],
 ]
 
 
@@ -306,3 +309,35 @@ def test_db_status_says_which_home_and_why(
     ]
     assert "not created yet" in out
     assert not (tmp_path / "notebooks" / ".attune_nb").exists()
+
+
+def test_export_writes_what_the_frame_holds_with_its_filters(
+    db_url: str, use: Callable[[str], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use(db_url)
+    assert main(["seed", "--executions", "300", "--seed", "3"]) == 0
+    capsys.readouterr()
+    target = tmp_path / "failed.parquet"
+    argv = ["export", str(target), "--status", "failed", "--status", "timeout", "--no-progress"]
+    assert main([*argv, "--since", "2026-01-01", "--include", "result"]) == 0
+    said = capsys.readouterr().out
+    db = attune_nb.connect(db_url)
+    try:
+        expected = db.executions.frame(
+            status=["failed", "timeout"], since="2026-01-01", include=["result"], limit=None
+        )
+        history = db.executions.history(int(expected["id"].iloc[0]))
+    finally:
+        db.close()
+    written = pd.read_parquet(target)
+    assert written["id"].tolist() == expected["id"].tolist() and len(expected) > 0
+    assert list(written.columns) == list(expected.columns)
+    assert f"{len(expected):,} executions as parquet" in said
+    # An existing file is refused without --overwrite; nothing changes.
+    before = target.read_bytes()
+    assert main(argv) == 1
+    assert "overwrite" in capsys.readouterr().err
+    assert target.read_bytes() == before
+    csv = tmp_path / "history.csv"
+    assert main(["export", str(csv), "--what", "history", "--no-progress"]) == 0
+    assert len(pd.read_csv(csv)) >= len(history)

@@ -13,21 +13,31 @@ changes are compare-and-set in one statement (``WHERE id = :id AND status = :exp
 from __future__ import annotations
 
 from attune_nb.repository._common import DEFAULT_LIMIT
+from attune_nb.repository.export import ExecutionExport, ExportReport
 from attune_nb.repository.hierarchy import HierarchyQueries
 from attune_nb.repository.reads import ExecutionReads
 from attune_nb.repository.supervisor import SupervisorQueries
 from attune_nb.repository.writes import CANCEL_RESULT, Cancellation, ExecutionWrites
 
-__all__ = ["CANCEL_RESULT", "DEFAULT_LIMIT", "Cancellation", "ExecutionRepository"]
+__all__ = [
+    "CANCEL_RESULT",
+    "DEFAULT_LIMIT",
+    "Cancellation",
+    "ExecutionRepository",
+    "ExportReport",
+]
 
 
-class ExecutionRepository(ExecutionReads, HierarchyQueries, SupervisorQueries, ExecutionWrites):
-    """Executions: records, frames, hierarchies, lifecycle transitions, history.
+class ExecutionRepository(
+    ExecutionReads, HierarchyQueries, SupervisorQueries, ExecutionWrites, ExecutionExport
+):
+    """Executions: records, frames, hierarchies, lifecycle transitions, history, export.
 
-    Get it from a database: ``db.executions``. Its methods come from four parts,
+    Get it from a database: ``db.executions``. Its methods come from five parts,
     one module each: :mod:`~attune_nb.repository.reads`,
     :mod:`~attune_nb.repository.hierarchy`, :mod:`~attune_nb.repository.supervisor`
-    (``stuck``) and :mod:`~attune_nb.repository.writes`.
+    (``stuck``), :mod:`~attune_nb.repository.writes` and
+    :mod:`~attune_nb.repository.export` (``export``).
     """
 
     def __repr__(self) -> str:
