@@ -16,7 +16,9 @@ Each shows itself when it is the last expression of a cell; ``.widget`` is the v
 and an :class:`~attune_nb.errors.AttuneNbError` shows in its status line.
 
 >>> from attune_nb.widgets import StatusUpdater
->>> StatusUpdater(db, 19999)             # doctest: +SKIP
+>>> updater = StatusUpdater(db, 19999)     # the last expression of a cell shows it
+>>> [choice.label for choice in updater.choices][:2]
+['cancel → canceling', 'mark completed → completed']
 """
 
 from __future__ import annotations
