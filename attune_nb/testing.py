@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import re
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from attune_nb.embedded import SUPERUSER, EmbeddedServer
+from attune_nb.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from attune_nb.db import Database
@@ -72,8 +74,11 @@ class ThrowawayServer:
         ``migrated=True`` copies the migrated template; ``template`` copies that
         database instead; otherwise it is empty (no ``attune`` schema).
         """
-        name = name or f"test_{next(self._counter)}"
-        source = template or (self._migrated_template() if migrated else None)
+        name = _database_name("name", f"test_{next(self._counter)}" if name is None else name)
+        if template is not None:
+            source: str | None = _database_name("template", template)
+        else:
+            source = self._migrated_template() if migrated else None
         clause = f' TEMPLATE "{source}" STRATEGY FILE_COPY' if source else ""
         self._admin(f'CREATE DATABASE "{name}"{clause}')
         return self.url(name)
@@ -95,6 +100,7 @@ class ThrowawayServer:
         return self.create_database(template=source, name=name)
 
     def drop_database(self, name: str) -> None:
+        _database_name("name", name)
         self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def _migrated_template(self) -> str:
@@ -123,6 +129,18 @@ def shared_server() -> ThrowawayServer:
         _shared = ThrowawayServer()
         atexit.register(_shared.close)
     return _shared
+
+
+_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def _database_name(what: str, name: str) -> str:
+    """``name`` when it is a plain PostgreSQL identifier (it is written into SQL)."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ConfigurationError(
+            what, name, "a database name of lower-case letters, digits and _ (at most 63)"
+        )
+    return name
 
 
 def write_history(
