@@ -22,31 +22,19 @@ must be the same frames); nothing is asserted about the figures.
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
-import subprocess
-import sys
-import time
 from typing import Any
 
+import _harness as h
+
 WAYS = ("sql", "pandas")
-
-
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
-
-
-def _reset_peak() -> None:
-    with open("/proc/self/clear_refs", "w") as clear:
-        clear.write("5")
+# "The notebook's memory stays flat as history grows": the pushed-down way's peak at the
+# largest size at most this much above its peak at the smallest (a ratio would judge
+# noise when both are a few MiB).
+FLAT_MIB = 16.0
 
 
 def worker(way: str, url: str) -> dict[str, Any]:
-    """Compute the four aggregates once, one way, in this process."""
+    """Compute the five aggregates once, one way, in this process."""
     import pandas as pd
 
     import attune_nb
@@ -58,84 +46,122 @@ def worker(way: str, url: str) -> dict[str, Any]:
     a = (ANCHOR - pd.Timedelta(days=2), ANCHOR - pd.Timedelta(days=1))
     b = (ANCHOR - pd.Timedelta(days=1), ANCHOR)
     db.analysis.throughput(since=until - pd.Timedelta(hours=1), until=until)  # warm up
-    _reset_peak()
-    base = _status_kib("VmRSS") * 1024
-    started = time.perf_counter()
-    if way == "sql":
-        out = {
-            "durations": db.analysis.durations(since=since, until=until),
-            "failure_rate": db.analysis.failure_rate(since=since, until=until, by="action_ref"),
-            "throughput": db.analysis.throughput(since=since, until=until, freq="hour"),
-            "compare": db.analysis.compare_windows(a=a, b=b),
-            "concurrency": db.analysis.concurrency(since=b[0], until=until),
-        }
-    else:
-        spans = db.executions.intervals(since=since, until=until, limit=None)
-        runs = db.executions.frame(since=since, until=until, limit=None)
-        out = {
-            "durations": analysis.durations(spans, since=since, until=until),
-            "failure_rate": analysis.failure_rate(runs, since=since, until=until, by="action_ref"),
-            "throughput": analysis.throughput(runs, since=since, until=until, freq="hour"),
-            "compare": analysis.compare_windows(spans, a=a, b=b),
-            "concurrency": analysis.concurrency(spans, since=b[0], until=until),
-        }
-    seconds = time.perf_counter() - started
-    peak = _status_kib("VmHWM") * 1024
+    with h.measure() as m:
+        if way == "sql":
+            out = {
+                "durations": db.analysis.durations(since=since, until=until),
+                "failure_rate": db.analysis.failure_rate(since=since, until=until, by="action_ref"),
+                "throughput": db.analysis.throughput(since=since, until=until, freq="hour"),
+                "compare": db.analysis.compare_windows(a=a, b=b),
+                "concurrency": db.analysis.concurrency(since=b[0], until=until),
+            }
+        else:
+            spans = db.executions.intervals(since=since, until=until, limit=None)
+            runs = db.executions.frame(since=since, until=until, limit=None)
+            out = {
+                "durations": analysis.durations(spans, since=since, until=until),
+                "failure_rate": analysis.failure_rate(
+                    runs, since=since, until=until, by="action_ref"
+                ),
+                "throughput": analysis.throughput(runs, since=since, until=until, freq="hour"),
+                "compare": analysis.compare_windows(spans, a=a, b=b),
+                "concurrency": analysis.concurrency(spans, since=b[0], until=until),
+            }
     return {
         "way": way,
-        "seconds": seconds,
-        "peak_above_base": peak - base,
+        "seconds": m.seconds,
+        "peak_above_base": m.peak_above_base,
         "answers": {k: v.to_json(orient="split", date_unit="ns") for k, v in out.items()},
     }
 
 
-def _run(way: str, url: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--worker", way, "--url", url],
-        capture_output=True,
-        text=True,
-        check=True,
+def measure_size(ctx: h.Context, executions: int) -> dict[str, Any]:
+    url = ctx.source(executions)
+    results: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(ctx.repeat):
+        for way in WAYS:
+            ctx.log(f"  analysis {way} on {executions:,}")
+            results.setdefault(way, []).append(h.run_worker(__file__, way, "--url", url))
+    same = results["sql"][0]["answers"] == results["pandas"][0]["answers"]
+    found: dict[str, Any] = {
+        way: {
+            "seconds": h.median(r["seconds"] for r in runs),
+            "peak": h.median(r["peak_above_base"] for r in runs),
+        }
+        for way, runs in results.items()
+    }
+    found["same_answers"] = same
+    return found
+
+
+def run(ctx: h.Context) -> h.Section:
+    section = h.Section(
+        key="analysis",
+        item=4,
+        title="Pushed-down analysis against loading everything into pandas first",
+        about=(
+            "For the whole demo window: durations per action with percentiles, failure "
+            "rate by action, hourly throughput, a comparison of the last two days and "
+            "the concurrency of the last day. `sql`: `db.analysis.*`, one statement each, "
+            "only the answer crosses the wire. `pandas`: `ex.intervals(limit=None)` and "
+            "`ex.frame(limit=None)`, then the same functions of `attune_nb.analysis` in "
+            "memory. Each way in its own process; peak: RSS above that after imports and "
+            "connecting. Median of the runs; the two answers are compared."
+        ),
     )
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    table = h.Table(
+        ["executions", "way", "time", "pandas / sql", "peak memory", "same answers"],
+        caption=f"Median of {ctx.repeat}:",
+    )
+    for n in ctx.sizes:
+        f = measure_size(ctx, n)
+        section.data[str(n)] = f
+        for way in WAYS:
+            table.rows.append(
+                [
+                    f"{n:,}",
+                    way,
+                    h.fmt_s(f[way]["seconds"]),
+                    h.fmt_x(f["pandas"]["seconds"] / f[way]["seconds"]),
+                    h.fmt_mib(f[way]["peak"]),
+                    "yes" if f["same_answers"] else "**NO**",
+                ]
+            )
+    section.tables.append(table)
+    if len(ctx.sizes) > 1:
+        small, large = min(ctx.sizes), max(ctx.sizes)
+        lo, hi = section.data[str(small)]["sql"]["peak"], section.data[str(large)]["sql"]["peak"]
+        growth = (hi - lo) / h.MIB
+        section.goals.append(
+            h.Goal(
+                "pushed-down peak memory stays flat as history grows",
+                f"≤ +{FLAT_MIB:.0f} MiB from {small:,} to {large:,}",
+                f"{h.fmt_mib(lo)} -> {h.fmt_mib(hi)} ({growth:+.1f} MiB)",
+                growth <= FLAT_MIB,
+                f"{small:,} and {large:,} executions",
+            )
+        )
+        pandas_growth = section.data[str(large)]["pandas"]["peak"] / max(
+            section.data[str(small)]["pandas"]["peak"], 1
+        )
+        section.notes.append(
+            f"Loading everything first grows {pandas_growth:.1f} x in peak memory from "
+            f"{small:,} to {large:,} executions."
+        )
+    else:
+        section.notes.append("The flat-memory goal needs two sizes; this run had one.")
+    return section
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--executions", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="5,000 executions, one run")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--url", help=argparse.SUPPRESS)
+    h.common_arguments(parser, executions=1_000_000, repeat=3)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.url)))
+        h.print_json(worker(args.worker, args.url))
         return
-    if args.quick:
-        args.executions, args.repeat = 5_000, 1
-
-    from attune_nb.testing import ThrowawayServer
-
-    with ThrowawayServer() as server:
-        started = time.perf_counter()
-        url = server.create_seeded_database(executions=args.executions, seed=42, name="bench")
-        print(
-            f"setup: seeded {args.executions:,} executions in {time.perf_counter() - started:.1f} s"
-        )
-        results: dict[str, list[dict[str, Any]]] = {}
-        for _ in range(args.repeat):
-            for way in WAYS:
-                results.setdefault(way, []).append(_run(way, url))
-    same = results["sql"][0]["answers"] == results["pandas"][0]["answers"]
-    print(f"{args.executions:,} executions, median of {args.repeat} runs, one process each:")
-    print(f"{'way':<8} {'time':>8} {'peak memory':>12}")
-    for way, runs in results.items():
-        seconds = statistics.median(r["seconds"] for r in runs)
-        peak = statistics.median(r["peak_above_base"] for r in runs) / 2**20
-        print(f"{way:<8} {seconds:>7.2f}s {peak:>8.0f} MiB")
-    sql = statistics.median(r["seconds"] for r in results["sql"])
-    pandas = statistics.median(r["seconds"] for r in results["pandas"])
-    print(f"pushed down: {pandas / sql:.1f} x faster; the two answers are the same: {same}")
+    sizes = (5_000,) if args.quick else (args.executions,)
+    h.standalone(run, args, sizes=sizes)
 
 
 if __name__ == "__main__":

@@ -6,12 +6,14 @@ process (so peak memory is its own), the same query, columns and order:
 - ``ours``: ``db.executions.frame(limit=None)`` (ADBC, batches converted to the layout);
 - ``adbc``: the limit: ADBC cursor -> ``fetch_arrow_table()`` -> ``to_pandas()``;
 - ``adbc_arrow_dtype``: the same with ``types_mapper=pd.ArrowDtype`` (no layout at all);
-- ``read_sql``: ``pandas.read_sql`` of the same SQL through psycopg2.
+- ``read_sql``: ``pandas.read_sql`` of the same SQL through psycopg2;
+- ``select_star``: the naive way: ``pandas.read_sql("SELECT * FROM attune.execution …")``
+  (every column, the JSON ones too).
 
 Time is the median of ``--repeat`` runs; memory is the peak RSS (``VmHWM``, reset after
 imports, connecting and a warm-up read of 1,000 rows) above the RSS at that point, as a
 multiple of the final frame (``memory_usage(deep=True)``).
-The goals of issue 6 are printed beside the figures; nothing here is asserted.
+The goals of issue 12 (item 1) are printed beside the figures; nothing here is asserted.
 
     .venv/bin/python bench/reader.py                       # 1,000,000 executions
     .venv/bin/python bench/reader.py --executions 100000 --repeat 3
@@ -20,31 +22,23 @@ The goals of issue 6 are printed beside the figures; nothing here is asserted.
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
-import subprocess
 import sys
-import time
 from typing import Any
+
+import _harness as h
 
 GOAL_VS_ADBC = 1.15  # frame(limit=None) within 1.15 x of the raw ADBC read
 GOAL_MEMORY = 1.5  # peak memory at most 1.5 x the final frame
-READERS = ("ours", "adbc", "adbc_arrow_dtype", "read_sql")
-
-
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
-
-
-def _reset_peak() -> None:
-    # Linux: writing 5 to clear_refs resets this process's peak RSS (VmHWM) to now.
-    # ru_maxrss would not do: after fork + exec it still holds the parent's peak.
-    with open("/proc/self/clear_refs", "w") as clear:
-        clear.write("5")
+GOAL_VS_READ_SQL = 2.5  # at least 2.5 x faster than read_sql of the same columns
+READERS = ("ours", "adbc", "adbc_arrow_dtype", "read_sql", "select_star")
+LABELS = {
+    "ours": "`ex.frame(limit=None)` (the layout)",
+    "adbc": "ADBC -> `fetch_arrow_table()` -> `to_pandas()` (the limit)",
+    "adbc_arrow_dtype": "the same with `types_mapper=pd.ArrowDtype`",
+    "read_sql": "`pandas.read_sql` of the same SQL (psycopg2)",
+    "select_star": "`pandas.read_sql('SELECT * …')` (naive: every column)",
+}
+STAR = "SELECT * FROM attune.execution ORDER BY created DESC, id DESC"
 
 
 def worker(name: str, url: str, sql: str) -> dict[str, Any]:
@@ -65,46 +59,37 @@ def worker(name: str, url: str, sql: str) -> dict[str, Any]:
         db.executions.frame(limit=1000)
     elif name == "read_sql":
         pd.read_sql(sql + " LIMIT 1000", db.engine)
+    elif name == "select_star":
+        pd.read_sql(STAR + " LIMIT 1000", db.engine)
     else:
         with conn.cursor() as cur:
             cur.execute(sql + " LIMIT 1000")
             cur.fetch_arrow_table().to_pandas()
-    _reset_peak()
-    base = _status_kib("VmRSS") * 1024
-    started = time.perf_counter()
-    if name == "ours":
-        frame = db.executions.frame(limit=None)
-    elif name in ("adbc", "adbc_arrow_dtype"):
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            table = cur.fetch_arrow_table()
-        mapper = pd.ArrowDtype if name == "adbc_arrow_dtype" else None
-        frame = table.to_pandas(types_mapper=mapper)
-        del table
-    elif name == "read_sql":
-        frame = pd.read_sql(sql, db.engine)
-    else:
-        raise SystemExit(f"unknown reader {name}")
-    seconds = time.perf_counter() - started
-    peak = _status_kib("VmHWM") * 1024
+    with h.measure() as m:
+        if name == "ours":
+            frame = db.executions.frame(limit=None)
+        elif name in ("adbc", "adbc_arrow_dtype"):
+            with conn.cursor() as cur:
+                cur.execute(sql)
+                table = cur.fetch_arrow_table()
+            mapper = pd.ArrowDtype if name == "adbc_arrow_dtype" else None
+            frame = table.to_pandas(types_mapper=mapper)
+            del table
+        elif name == "read_sql":
+            frame = pd.read_sql(sql, db.engine)
+        elif name == "select_star":
+            frame = pd.read_sql(STAR, db.engine)
+            for column in ("created", "updated", "started_at"):
+                frame[column] = pd.to_datetime(frame[column], utc=True)
+        else:
+            raise SystemExit(f"unknown reader {name}")
     return {
         "reader": name,
-        "seconds": seconds,
+        "seconds": m.seconds,
         "rows": len(frame),
         "frame_bytes": int(frame.memory_usage(deep=True).sum()),
-        "peak_above_base": peak - base,
+        "peak_above_base": m.peak_above_base,
     }
-
-
-def _run(name: str, url: str, sql: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--worker", name, "--url", url],
-        input=sql,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _frame_sql(db: Any) -> str:
@@ -116,65 +101,124 @@ def _frame_sql(db: Any) -> str:
     return select.replace(" LIMIT 10", "")
 
 
+def measure_size(
+    ctx: h.Context, executions: int, readers: tuple[str, ...] = READERS
+) -> dict[str, Any]:
+    """Every reader ``ctx.repeat`` times (interleaved) on the seeded database."""
+    import attune_nb
+
+    url = ctx.source(executions)
+    db = attune_nb.connect(url, readonly=True)
+    sql = _frame_sql(db)
+    db.close()
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(ctx.repeat):
+        for name in readers:
+            ctx.log(f"  reader {name} on {executions:,}")
+            runs.setdefault(name, []).append(h.run_worker(__file__, name, "--url", url, stdin=sql))
+    rows = {name: r[0]["rows"] for name, r in runs.items()}
+    if len(set(rows.values())) != 1:
+        raise RuntimeError(f"the readers disagree on the row count: {rows}")
+    return {
+        name: {
+            "seconds": h.median(x["seconds"] for x in r),
+            "frame_bytes": r[0]["frame_bytes"],
+            "peak_over_frame": h.median(x["peak_above_base"] / x["frame_bytes"] for x in r),
+            "rows": r[0]["rows"],
+        }
+        for name, r in runs.items()
+    }
+
+
+def _sizes(ctx: h.Context) -> tuple[int, ...]:
+    # One worker process per way and size: --quick keeps to its largest size.
+    return ctx.sizes[-1:] if ctx.quick else ctx.sizes
+
+
+def run(ctx: h.Context, *, readers: tuple[str, ...] = READERS) -> h.Section:
+    section = h.Section(
+        key="reader",
+        item=1,
+        title="The bulk reader: `frame(limit=None)` against `read_sql`, `SELECT *` and ADBC",
+        about=(
+            "Every reader in its own process, the same query, columns and order as "
+            "`frame(limit=None)` (default columns); `select_star` reads every column. "
+            "Time: median of the runs. Peak: the reader's peak RSS above its RSS after "
+            "imports, connecting and a warm-up read, as a multiple of the final frame."
+        ),
+    )
+    for n in _sizes(ctx):
+        found = measure_size(ctx, n, readers)
+        section.data[str(n)] = found
+        ours, adbc = found.get("ours"), found.get("adbc")
+        where = f"{n:,} executions"
+        goal_adbc = goal_mem = goal_sql = None
+        if ours and adbc:
+            ratio = ours["seconds"] / adbc["seconds"]
+            goal_adbc = h.Goal(
+                "`frame(limit=None)` against the raw ADBC read (time)",
+                f"≤ {GOAL_VS_ADBC} x",
+                h.fmt_x(ratio),
+                ratio <= GOAL_VS_ADBC,
+                where,
+            )
+        if ours:
+            peak = ours["peak_over_frame"]
+            goal_mem = h.Goal(
+                "`frame(limit=None)` peak memory / the frame",
+                f"≤ {GOAL_MEMORY} x",
+                h.fmt_x(peak),
+                peak <= GOAL_MEMORY,
+                where,
+            )
+        if ours and "read_sql" in found:
+            speedup = found["read_sql"]["seconds"] / ours["seconds"]
+            goal_sql = h.Goal(
+                "`read_sql` of the same columns / `frame(limit=None)` (time)",
+                f"≥ {GOAL_VS_READ_SQL} x",
+                h.fmt_x(speedup),
+                speedup >= GOAL_VS_READ_SQL,
+                where,
+            )
+        table = h.Table(
+            ["reader", "time", "vs ADBC (limit)", "vs ours", "frame", "peak / frame", "goal"],
+            caption=f"**{n:,} executions** ({next(iter(found.values()))['rows']:,} rows), "
+            f"median of {ctx.repeat}:",
+        )
+        for name, r in found.items():
+            goals = []
+            if name == "ours":
+                goals = [g.cell() for g in (goal_adbc, goal_mem) if g]
+            elif name == "read_sql" and goal_sql:
+                goals = [goal_sql.cell().replace("goal", "goal ours", 1)]
+            table.rows.append(
+                [
+                    LABELS.get(name, name),
+                    h.fmt_s(r["seconds"]),
+                    h.fmt_x(r["seconds"] / adbc["seconds"]) if adbc else "-",
+                    h.fmt_x(r["seconds"] / ours["seconds"]) if ours else "-",
+                    h.fmt_mib(r["frame_bytes"]),
+                    h.fmt_x(r["peak_over_frame"]),
+                    "; ".join(goals),
+                ]
+            )
+        section.tables.append(table)
+        if n == max(ctx.sizes):
+            section.goals += [g for g in (goal_adbc, goal_mem, goal_sql) if g]
+    return section
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--executions", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    h.common_arguments(parser, executions=1_000_000, repeat=3)
     parser.add_argument("--readers", default=",".join(READERS))
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.url, sys.stdin.read())))
+        h.print_json(worker(args.worker, args.url, sys.stdin.read()))
         return
-
-    import attune_nb
-    from attune_nb.demo import seed
-    from attune_nb.testing import ThrowawayServer
-
-    with ThrowawayServer() as server:
-        url = server.create_database(name="bench_reader")
-        db = attune_nb.connect(url)
-        started = time.perf_counter()
-        seed(db, executions=args.executions, random_seed=42)
-        print(
-            f"setup: seeded {args.executions:,} executions in {time.perf_counter() - started:.1f} s"
-        )
-        sql = _frame_sql(db)
-        db.close()
-        results: dict[str, list[dict[str, Any]]] = {}
-        for _ in range(args.repeat):
-            for name in args.readers.split(","):
-                results.setdefault(name, []).append(_run(name, url, sql))
-    rows = {name: runs[0]["rows"] for name, runs in results.items()}
-    assert len(set(rows.values())) == 1, f"the readers disagree on the row count: {rows}"
-    median = {name: statistics.median(r["seconds"] for r in runs) for name, runs in results.items()}
-    print(
-        f"{rows['ours'] if 'ours' in rows else next(iter(rows.values())):,} rows, "
-        f"median of {args.repeat} runs, each reader in its own process:"
-    )
-    print(f"{'reader':<18} {'time':>8} {'vs adbc':>8} {'frame':>9} {'peak/frame':>11}")
-    for name, runs in results.items():
-        frame_mib = runs[0]["frame_bytes"] / 2**20
-        peak = statistics.median(r["peak_above_base"] / r["frame_bytes"] for r in runs)
-        ratio = median[name] / median["adbc"] if "adbc" in median else float("nan")
-        print(
-            f"{name:<18} {median[name]:>7.2f}s {ratio:>7.2f}x {frame_mib:>6.0f} MiB {peak:>10.2f}x"
-        )
-    if "ours" in median and "adbc" in median:
-        ratio = median["ours"] / median["adbc"]
-        peak = statistics.median(r["peak_above_base"] / r["frame_bytes"] for r in results["ours"])
-        print(
-            f"goal: ours within {GOAL_VS_ADBC} x of adbc: {ratio:.2f} x "
-            f"({'met' if ratio <= GOAL_VS_ADBC else 'NOT met'}); peak memory at most "
-            f"{GOAL_MEMORY} x the frame: {peak:.2f} x "
-            f"({'met' if peak <= GOAL_MEMORY else 'NOT met'})"
-        )
-    if "ours" in median and "read_sql" in median:
-        print(
-            f"read_sql of the same columns: {median['read_sql'] / median['ours']:.1f} x "
-            "slower than ours"
-        )
+    sizes = (5_000,) if args.quick else (args.executions,)
+    readers = tuple(args.readers.split(","))
+    h.standalone(lambda ctx: run(ctx, readers=readers), args, sizes=sizes)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,15 @@
-"""Benchmark: the execution repository against the naive way, on the same data, in one run.
+"""Benchmark: ``descendants`` and ``tree`` of a 100,000-node workflow against the naive ways.
 
-- ``frame(limit=None)`` on N executions (default 1,000,000) against the naive
-  ``pandas.read_sql("SELECT * FROM attune.execution")`` (every column, JSON included,
-  then the same dtype fixes by hand).
-- ``descendants`` of a 100,000-node workflow (one recursive query) against walking the
-  tree with one ``children`` query per node (timed on a 5,000-node subtree, the same
-  data, and scaled by node count).
+Into a copy of the database seeded with N executions (default 1,000,000) goes one
+workflow: a root with 50 sub-workflows of 40 tasks of 49 leaves (100,051 nodes). Then,
+on the same data, in one run, each timed as the median of ``--repeat`` runs:
+
+- ``descendants(root)``: one recursive query; ``tree(root)``: the same, built into nodes;
+- one query per level: ``frame(parent=[ids of the level], limit=None)`` until a level
+  is empty;
+- one query per node: ``children(id)`` for every node, breadth-first, timed on one
+  sub-workflow (2,001 nodes, the same data) and scaled by node count (on the whole
+  tree it would take minutes per run).
 
     .venv/bin/python bench/repository.py                    # 1,000,000 executions
     .venv/bin/python bench/repository.py --executions 200000
@@ -14,25 +18,16 @@
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 from typing import Any
 
-import pandas as pd
+import _harness as h
 import sqlalchemy as sa
 
 import attune_nb
-from attune_nb.demo import seed
-from attune_nb.testing import ThrowawayServer
 
-FRAME_LIMIT_S = 10.0  # goal: every row of 1,000,000 executions in under 10 s
-DESCENDANTS_LIMIT_S = 2.0  # goal: a 100,000-node workflow in under 2 s
-
-
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    started = time.perf_counter()
-    value = fn()
-    return time.perf_counter() - started, value
+GOAL_VS_PER_NODE = 50.0  # at least 50 x faster than one query per node
+SHAPE = (50, 40, 49)  # branches, tasks per branch, leaves per task: 100,051 nodes
+QUICK_SHAPE = (20, 2, 24)  # 1,021 nodes, branches of 51
 
 
 def build_workflow(
@@ -72,15 +67,8 @@ def build_workflow(
     return int(root)
 
 
-def naive_frame(db: attune_nb.Database) -> pd.DataFrame:
-    frame = pd.read_sql("SELECT * FROM attune.execution ORDER BY created DESC, id DESC", db.engine)
-    for column in ("created", "updated", "started_at"):
-        frame[column] = pd.to_datetime(frame[column], utc=True)
-    return frame
-
-
-def naive_descendants(db: attune_nb.Database, root: int) -> int:
-    """Breadth-first, one children() query per node: the per-node way peers use."""
+def per_node(db: attune_nb.Database, root: int) -> int:
+    """Breadth-first, one ``children()`` query per node: the per-node way peers use."""
     seen, queue = 0, [root]
     while queue:
         node = queue.pop()
@@ -89,47 +77,119 @@ def naive_descendants(db: attune_nb.Database, root: int) -> int:
     return seen
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--executions", type=int, default=1_000_000)
-    args = parser.parse_args()
-    with ThrowawayServer() as server:
-        db = attune_nb.connect(server.create_database(name="bench_repository"))
-        seconds, _ = timed(lambda: seed(db, executions=args.executions, random_seed=42))
-        print(f"setup: seeded {args.executions:,} executions in {seconds:.1f} s")
-        root = build_workflow(db)
-        n_nodes = len(db.executions.descendants(root))
-        print(f"setup: a workflow of {n_nodes:,} nodes under execution {root}")
+def per_level(db: attune_nb.Database, root: int) -> int:
+    """One query per level of the tree: the children of every node of the level above."""
+    seen, level = 1, [root]
+    while level:
+        children = db.executions.frame(parent=level, limit=None)
+        level = [int(i) for i in children["id"]]
+        seen += len(level)
+    return seen
 
-        ours_s, ours = timed(lambda: db.executions.frame(limit=None))
-        naive_s, naive = timed(lambda: naive_frame(db))
-        assert len(ours) == len(naive)
-        print(
-            f"frame(limit=None): {len(ours):,} rows in {ours_s:.2f} s; naive read_sql "
-            f"{naive_s:.2f} s; speed-up {naive_s / ours_s:.1f}x; "
-            f"{ours_s / FRAME_LIMIT_S:.2f} of the {FRAME_LIMIT_S:.0f} s limit "
-            f"(memory {ours.memory_usage(deep=True).sum() / 2**20:,.0f} MiB vs "
-            f"{naive.memory_usage(deep=True).sum() / 2**20:,.0f} MiB)"
-        )
 
-        full_s, full = timed(lambda: db.executions.descendants(root))
+def measure_size(ctx: h.Context, executions: int) -> dict[str, Any]:
+    url = ctx.scratch(executions, label="bench_repository")
+    db = attune_nb.connect(url)
+    try:
+        branches, tasks, leaves = QUICK_SHAPE if ctx.quick else SHAPE
+        root = build_workflow(db, branches=branches, tasks=tasks, leaves=leaves)
         branch = int(db.executions.children(root)["id"].iloc[0])
-        part_s, part = timed(lambda: db.executions.descendants(branch))
-        naive_part_s, naive_count = timed(lambda: naive_descendants(db, branch))
-        assert naive_count == len(part)
-        scaled = naive_part_s * len(full) / len(part)
-        print(
-            f"descendants: {len(full):,} nodes in {full_s:.2f} s; "
-            f"{full_s / DESCENDANTS_LIMIT_S:.2f} of the {DESCENDANTS_LIMIT_S:.0f} s limit"
-        )
-        print(
-            f"descendants vs per-node queries on the same {len(part):,}-node subtree: "
-            f"{part_s:.3f} s vs {naive_part_s:.2f} s, speed-up {naive_part_s / part_s:.0f}x "
-            f"(per-node on the whole tree would take ~{scaled:.0f} s)"
-        )
-        tree_s, tree = timed(lambda: db.executions.tree(branch))
-        print(f"tree: {len(tree):,} nodes built in {tree_s:.2f} s")
+        nodes = len(db.executions.descendants(root))
+        part = len(db.executions.descendants(branch))
+        ctx.log(f"  a workflow of {nodes:,} nodes; per-node on a branch of {part:,}")
+        runs: dict[str, list[float]] = {}
+        for _ in range(ctx.repeat):
+            for way, fn in (
+                ("descendants", lambda: len(db.executions.descendants(root))),
+                ("tree", lambda: len(db.executions.tree(root))),
+                ("per_level", lambda: per_level(db, root)),
+                ("branch_descendants", lambda: len(db.executions.descendants(branch))),
+                ("branch_per_node", lambda: per_node(db, branch)),
+            ):
+                seconds, count = h.timed(fn)
+                expected = nodes if not way.startswith("branch") else part
+                if count != expected:
+                    raise RuntimeError(f"{way} found {count} nodes, expected {expected}")
+                runs.setdefault(way, []).append(seconds)
+    finally:
         db.close()
+        ctx.drop(url)
+    found: dict[str, Any] = {way: h.median(s) for way, s in runs.items()}
+    found["per_node_scaled"] = found["branch_per_node"] * nodes / part
+    found["nodes"], found["branch_nodes"] = nodes, part
+    return found
+
+
+def run(ctx: h.Context) -> h.Section:
+    section = h.Section(
+        key="repository",
+        item=2,
+        title="`descendants` and `tree` of a 100,000-node workflow against per node and per level",
+        about=(
+            "A root with 50 sub-workflows of 40 tasks of 49 leaves each (100,051 nodes; "
+            "`--quick`: 20 of 2 of 24, 1,021 nodes) added to a copy of the seeded database. "
+            "One query per node (`children(id)`, breadth-first) is timed on one "
+            "sub-workflow of the same tree (2,001 nodes; `--quick`: 51) and scaled by node "
+            "count; one query per level is "
+            "`frame(parent=[…], limit=None)` per level. Median of the runs."
+        ),
+    )
+    for n in ctx.sizes:
+        f = measure_size(ctx, n)
+        section.data[str(n)] = f
+        where = f"{n:,} executions, {f['nodes']:,} nodes"
+        goals = {
+            way: h.Goal(
+                f"`{way}` against one query per node",
+                f"≥ {GOAL_VS_PER_NODE:.0f} x",
+                h.fmt_x(f["per_node_scaled"] / f[way]),
+                f["per_node_scaled"] / f[way] >= GOAL_VS_PER_NODE,
+                where,
+            )
+            for way in ("descendants", "tree")
+        }
+        table = h.Table(
+            ["way", "time", "per node / this", "per level / this", "goal"],
+            caption=f"**{n:,} executions, a workflow of {f['nodes']:,} nodes**, "
+            f"median of {ctx.repeat}:",
+        )
+        rows = [
+            ("`descendants(root)` (one recursive query)", "descendants"),
+            ("`tree(root)` (the same, as nodes)", "tree"),
+            ("one query per level", "per_level"),
+            (f"one query per node (scaled from {f['branch_nodes']:,} nodes)", "per_node_scaled"),
+        ]
+        for label, way in rows:
+            table.rows.append(
+                [
+                    label,
+                    h.fmt_s(f[way]),
+                    h.fmt_x(f["per_node_scaled"] / f[way]),
+                    h.fmt_x(f["per_level"] / f[way]),
+                    goals[way].cell() if way in goals else "",
+                ]
+            )
+        table.rows.append(
+            [
+                f"on the {f['branch_nodes']:,}-node branch: `descendants` / per node",
+                f"{h.fmt_s(f['branch_descendants'])} / {h.fmt_s(f['branch_per_node'])}",
+                h.fmt_x(f["branch_per_node"] / f["branch_descendants"]),
+                "",
+                "",
+            ]
+        )
+        section.tables.append(table)
+        if n == max(ctx.sizes):
+            section.goals += list(goals.values())
+    return section
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    h.common_arguments(parser, executions=1_000_000, repeat=3)
+    args = parser.parse_args()
+    sizes = (2_000,) if args.quick else (args.executions,)
+    h.standalone(run, args, sizes=sizes)
 
 
 if __name__ == "__main__":
