@@ -85,6 +85,42 @@ def test_chosen_statuses_come_in_lifecycle_order(two: pd.DataFrame) -> None:
     assert [c.name for c in concurrency_layout("running")] == ["time", "running"]
 
 
+def test_with_freq_each_bucket_has_its_peak(db: attune_nb.Database) -> None:
+    # A: requested 0, running 90, completed 150. B: requested 30, running 40, completed 70.
+    story(db, "core.a", ("requested", 0), ("running", 90), ("completed", 150))
+    story(db, "core.b", ("requested", 30), ("running", 40), ("completed", 70))
+    options: dict[str, Any] = {
+        "since": at(20), "until": at(200), "statuses": ["requested", "running"], "freq": "minute"
+    }  # fmt: skip
+    peaks = concurrency(db.executions.intervals(), **options)
+    assert rows(peaks) == [
+        # bucket start, peak requested, peak running
+        (0, 2, 1),  # [20 s, 60 s): A and B requested at 30 s; B running from 40 s
+        (60, 1, 1),  # in force at 60 s: A requested, B running; then B ends, A runs
+        (120, 0, 1),  # A runs until 150 s
+        (180, 0, 0),  # [180 s, 200 s): nothing
+    ]
+    assert peaks.attrs == {"window": Window(at(20), at(200)), "freq": "minute"}
+    assert [peaks[c].dtype for c in peaks.columns] == [c.dtype for c in concurrency_layout(
+        ["requested", "running"])]  # fmt: skip
+    pushed = db.analysis.concurrency(**options)
+    pd.testing.assert_frame_equal(peaks, pushed, check_exact=True)
+    assert pushed.attrs == peaks.attrs
+    hourly = db.analysis.concurrency(since=at(20), until=at(200), freq="hour")
+    assert rows(hourly) == [(0, 2, 0, 0, 1, 0)]
+
+
+def test_with_freq_an_empty_window_and_a_bad_freq(db: attune_nb.Database) -> None:
+    empty = db.analysis.concurrency(since=T0, until=T0, freq="minute")
+    assert empty.empty and empty.attrs["freq"] == "minute"
+    for bad in ("week", "1min", 60):
+        with pytest.raises(InvalidFilter, match="'minute', 'hour' or 'day'") as info:
+            db.analysis.concurrency(since=T0, until=at(60), freq=bad)  # type: ignore[arg-type]
+        assert info.value.name == "freq"
+        with pytest.raises(InvalidFilter, match="freq"):
+            concurrency(db.executions.intervals(), since=T0, until=at(60), freq=bad)  # type: ignore[arg-type]
+
+
 def test_an_empty_history_and_an_empty_window(db: attune_nb.Database) -> None:
     nothing = concurrency(db.executions.intervals(), since=T0, until=at(60))
     assert rows(nothing) == [(0, 0, 0, 0, 0, 0)]

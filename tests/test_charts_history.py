@@ -118,6 +118,11 @@ def test_concurrency_is_a_stacked_step_area_per_active_status() -> None:
     running = fig.data[3]
     assert running.line.shape == "hv" and running.stackgroup == "active"
     assert list(running.y) == [2, 1] and running.fillcolor == status_colour("running")
+    assert fig.layout.title.text.startswith("Concurrency: executions in each")
+    frame.attrs["freq"] = "minute"
+    peaks = concurrency(frame)
+    assert peaks.layout.title.text.startswith("Concurrency: each minute's peak of executions")
+    assert peaks.layout.yaxis.title.text == "peak executions at once (each minute)"
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ import pytest
 
 import attune_nb
 from attune_nb import analysis
+from attune_nb.analysis.outcomes import buckets
 from attune_nb.repository.analysis import WORK_MEM
 from attune_nb.testing import ThrowawayServer
 
@@ -118,6 +119,20 @@ def test_concurrency_of_chosen_statuses_agrees(demo: attune_nb.Database) -> None
         local = analysis.concurrency(intervals, since=since, until=until, statuses=statuses)
         pushed = demo.analysis.concurrency(since=since, until=until, statuses=statuses)
         _equal(local, pushed)
+
+
+@pytest.mark.parametrize("freq", ["minute", "hour"])
+@pytest.mark.parametrize("span", ["last-day", "odd-edges"])
+def test_concurrency_peaks_agree(demo: attune_nb.Database, span: str, freq: str) -> None:
+    since, until = WINDOWS[span]
+    intervals = demo.executions.intervals(until=until)
+    local = analysis.concurrency(intervals, since=since, until=until, freq=freq)
+    pushed = demo.analysis.concurrency(since=since, until=until, freq=freq)
+    assert len(pushed) == len(buckets(pushed.attrs["window"], freq))
+    steps = demo.analysis.concurrency(since=since, until=until)
+    # The peak of the whole window is the largest count of the step function.
+    assert pushed["running"].max() == steps["running"].max()
+    _equal(local, pushed)
 
 
 @pytest.mark.parametrize("selection", list(FILTERS))

@@ -36,7 +36,7 @@ REVIEWED: dict[tuple[str, str], tuple[int, str]] = {
     ("migrations.py", "applied_migrations"): (1, "the constant LEDGER"),
     ("migrations.py", "_migrate_locked"): (4, "the constants LEDGER and LEDGER_SCHEMA"),
     ("repository/analysis.py", "_rows"): (1, "the constant WORK_MEM"),
-    ("repository/analysis.py", "_series"): (1, "hours: an int from the fixed FREQS"),
+    ("repository/analysis.py", "_series"): (1, "seconds: an int from the fixed FREQS"),
     ("repository/hierarchy.py", "descendants"): (1, "max_depth checked to be an int, int()"),
     ("testing.py", "create_database"): (1, "names checked by _database_name"),
     ("testing.py", "drop_database"): (1, "names checked by _database_name"),

@@ -31,8 +31,13 @@ __all__ = [
 OUTCOMES: tuple[str, ...] = ("completed", "failed", "timeout", "cancelled", "abandoned")
 BY: tuple[str | None, ...] = (None, "action_ref", "day")
 """What ``failure_rate`` may group by."""
-FREQS: dict[str, pd.Timedelta] = {"hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1)}
-"""The bucket sizes of ``throughput`` (UTC buckets, as ``date_trunc(freq, t, 'UTC')``)."""
+FREQS: dict[str, pd.Timedelta] = {
+    "minute": pd.Timedelta(minutes=1),
+    "hour": pd.Timedelta(hours=1),
+    "day": pd.Timedelta(days=1),
+}
+"""The bucket sizes of ``throughput`` and ``concurrency`` (UTC buckets, as
+``date_trunc(freq, t, 'UTC')``)."""
 
 FAILURE_COLUMNS: tuple[OutColumn, ...] = (
     *(OutColumn(name, "int") for name in OUTCOMES),
@@ -67,7 +72,7 @@ def check_by(by: Any) -> None:
 
 def check_freq(freq: Any) -> pd.Timedelta:
     if not isinstance(freq, str) or freq not in FREQS:
-        raise InvalidFilter("freq", freq, "'hour' or 'day'")
+        raise InvalidFilter("freq", freq, "'minute', 'hour' or 'day'")
     return FREQS[freq]
 
 

@@ -251,7 +251,9 @@ def concurrency(frame: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     """Executions in each active status over time, stacked steps (``analysis.concurrency``).
 
     Each row's counts hold until the next row's ``time``; the last row holds until the
-    window's end when the frame states its window.
+    window's end when the frame states its window. A frame of bucket peaks
+    (``concurrency(..., freq="minute")``) says so in its title and axis; its stack is
+    then an upper bound, as the statuses need not peak at the same instant.
     """
     data = L.require_frame(frame, "frame", ("time",), "analysis.concurrency(...)")
     statuses = [s for s in L.STATUSES if s in data.columns]
@@ -278,11 +280,13 @@ def concurrency(frame: pd.DataFrame, *, title: str | None = None) -> go.Figure:
                 hovertemplate=f"%{{x}}<br>{status}: %{{y:,}}<extra></extra>",
             )
         )
+    freq = data.attrs.get("freq")
+    what = f"each {freq}'s peak of executions" if freq else "executions"
     L.theme(
         fig,
-        title=title or "Concurrency: executions in each active status" + L.window_text(data),
+        title=title or f"Concurrency: {what} in each active status" + L.window_text(data),
         x_title="time (UTC)",
-        y_title="executions at once",
+        y_title=f"peak executions at once (each {freq})" if freq else "executions at once",
     )
     fig.update_layout(hovermode="x unified")
     return fig

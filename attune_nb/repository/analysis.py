@@ -20,7 +20,12 @@ from attune_nb import schema as t
 from attune_nb.analysis import Window, utc, window
 from attune_nb.analysis._columns import LIFECYCLE, PERCENTILES, TERMINAL_VALUES, build
 from attune_nb.analysis.compare import COMPARE_COLUMNS, window_pair
-from attune_nb.analysis.concurrency import ACTIVE_STATUSES, _statuses, concurrency_layout
+from attune_nb.analysis.concurrency import (
+    ACTIVE_STATUSES,
+    check_statuses,
+    concurrency_layout,
+    stated,
+)
 from attune_nb.analysis.durations import DURATION_COLUMNS
 from attune_nb.analysis.outcomes import (
     FREQS,
@@ -102,12 +107,12 @@ def _at(array: Any, index: int) -> Any:
 def _series(span: Window, freq: str) -> Any:
     """The buckets covering ``span`` (``date_trunc(freq, since, 'UTC')`` onwards, each
     starting before ``until``) as a one-column FROM item ``bucket``."""
-    hours = int(FREQS[freq] / pd.Timedelta(hours=1))
+    seconds = int(FREQS[freq] / pd.Timedelta(seconds=1))
     since = sa.literal(span.since.to_pydatetime(), sa.DateTime(timezone=True))
     until = sa.literal(span.until.to_pydatetime(), sa.DateTime(timezone=True))
     series = (
         sa.func.generate_series(
-            sa.func.date_trunc(freq, since, "UTC"), until, sa.text(f"interval '{hours} hours'")
+            sa.func.date_trunc(freq, since, "UTC"), until, sa.text(f"interval '{seconds} seconds'")
         )
         .table_valued("bucket")
         .render_derived(name="buckets")
@@ -446,6 +451,7 @@ class AnalysisRepository:
         until: Time,
         statuses: str | Iterable[str] = ACTIVE_STATUSES,
         now: Any = None,
+        freq: str | None = None,
         **filters: Unpack[AnalysisFilters],
     ) -> pd.DataFrame:
         """:func:`attune_nb.analysis.concurrency` in one statement, over every execution
@@ -454,19 +460,24 @@ class AnalysisRepository:
 
         The step function is built in the database: +1 where an interval starts (clipped
         to the window), -1 where it ends, a running sum per status, one row per change.
+        With ``freq`` the database also takes each bucket's peak, so that only one row
+        per bucket crosses the wire, however many changes the window holds.
 
         >>> steps = db.analysis.concurrency(since="2026-01-13 12:00", until="2026-01-13 13:00")
         >>> int(steps["running"].max())  # workflows started before 12:00 count too
         21
+        >>> day = db.analysis.concurrency(since="2026-01-13", until="2026-01-14", freq="minute")
+        >>> len(day)
+        1440
         """
         span = window(since, until)
-        chosen = _statuses(statuses)
+        chosen = check_statuses(statuses)
         layout = concurrency_layout(chosen)
+        if freq is not None:
+            check_freq(freq)
         open_end = span.until if now is None else min(span.until, utc("now", now))
         if span.since == span.until:
-            result = empty_frame(layout)
-            result.attrs["window"] = span
-            return result
+            return stated(empty_frame(layout), span, freq)
         lo = sa.literal(span.since.to_pydatetime(), t.TZ)
         hi = sa.literal(span.until.to_pydatetime(), t.TZ)
         end_open = sa.literal(open_end.to_pydatetime(), t.TZ)
@@ -520,8 +531,16 @@ class AnalysisRepository:
             iv.c.e > iv.c.s
         )
         closed = sa.select(iv.c.e, iv.c.status, sa.literal(-1)).where(iv.c.e > iv.c.s, iv.c.e < hi)
-        first = sa.select(lo, sa.null(), sa.literal(0))  # the window's first instant
-        ev = sa.union_all(opened, closed, first).subquery("ev")
+        if freq is None:
+            starts: Any = sa.select(lo, sa.null(), sa.literal(0))  # the window's first instant
+        else:  # every bucket's first instant inside the window, so every bucket has a row
+            series, _ = _series(span, freq)
+            starts = (
+                sa.select(sa.func.greatest(series.c.bucket, lo), sa.null(), sa.literal(0))
+                .select_from(series)
+                .where(series.c.bucket < hi)
+            )
+        ev = sa.union_all(opened, closed, starts).subquery("ev")
         per_time = (
             sa.select(
                 ev.c.time,
@@ -540,6 +559,12 @@ class AnalysisRepository:
                 for name in chosen
             ),
         ).subquery("running")
+        if freq is not None:
+            bucket = sa.func.date_trunc(freq, running.c.time, "UTC")
+            peaks = sa.select(
+                bucket.label("time"), *(sa.func.max(running.c[name]) for name in chosen)
+            ).group_by(bucket)
+            return stated(_frame(self._rows(peaks.order_by(bucket)), layout), span, freq)
         previous = sa.select(
             running,
             *(
@@ -559,6 +584,4 @@ class AnalysisRepository:
             .where(changed)
             .order_by(previous.c.time)
         )
-        result = _frame(self._rows(stmt), layout)
-        result.attrs["window"] = span
-        return result
+        return stated(_frame(self._rows(stmt), layout), span, None)
