@@ -16,7 +16,14 @@ from dataclasses import dataclass
 import psycopg2
 from sqlalchemy.exc import DBAPIError
 
-from attune_nb.errors import AttuneNbError, DatabaseUnavailable, ReadOnlyError, SchemaMissing
+from attune_nb.errors import (
+    AttuneNbError,
+    DatabaseUnavailable,
+    DiskFull,
+    QueryCancelled,
+    ReadOnlyError,
+    SchemaMissing,
+)
 
 __all__ = [
     "SQLSTATE_ERRORS",
@@ -43,9 +50,16 @@ def _unavailable(f: Failure) -> AttuneNbError:
     return DatabaseUnavailable(f.url, f.message)
 
 
+def _cancelled(f: Failure) -> AttuneNbError:
+    return QueryCancelled(f.url, f.statement, f.message, sqlstate=f.sqlstate or "57014")
+
+
 SQLSTATE_ERRORS: dict[str, Callable[[Failure], AttuneNbError]] = {
     "25006": lambda f: ReadOnlyError(f.statement or f.message),  # read_only_sql_transaction
     "3F000": lambda f: SchemaMissing(f.url),  # invalid_schema_name
+    "57014": _cancelled,  # query_canceled: statement_timeout, a cancel request
+    "55P03": _cancelled,  # lock_not_available: lock_timeout
+    "53100": lambda f: DiskFull(f.url, f.statement, f.message),  # disk_full
     "3D000": _unavailable,  # invalid_catalog_name: no such database
     "28000": _unavailable,  # invalid_authorization_specification
     "28P01": _unavailable,  # invalid_password
@@ -68,6 +82,9 @@ STREAM_MESSAGES: tuple[tuple[re.Pattern[str], str | None], ...] = (
     (re.compile(r"in a read-only transaction"), "25006"),
     (re.compile(r"schema \S+ does not exist"), "3F000"),
     (re.compile(r"terminating connection due to administrator command"), "57P01"),
+    (re.compile(r"canceling statement due to lock timeout"), "55P03"),
+    (re.compile(r"canceling statement due to"), "57014"),
+    (re.compile(r"could not extend file|No space left on device"), "53100"),
     (
         re.compile(
             r"server closed the connection|connection to server .* failed|"

@@ -16,7 +16,7 @@ import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Self
-from urllib.parse import unquote
+from urllib.parse import quote, unquote, urlencode
 
 import pandas as pd
 import sqlalchemy as sa
@@ -37,12 +37,24 @@ from attune_nb.errors import (
 from attune_nb.frames import Column
 from attune_nb.schema import ADMISSION_ENTRY, OPTIONAL_EXECUTION_COLUMNS
 
-__all__ = ["ENV_URL", "SCHEMA", "Engine", "mask_url", "open_engine", "resolve_url"]
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "ENV_URL",
+    "SCHEMA",
+    "Engine",
+    "mask_url",
+    "open_engine",
+    "resolve_url",
+]
 
 log = logging.getLogger("attune_nb")
 
 SCHEMA = "attune"
 ENV_URL = "ATTUNE_DB_URL"
+
+CONNECT_TIMEOUT = 10
+"""Seconds a new connection may take (libpq's ``connect_timeout``) unless the URL sets
+one: a server that accepts but never answers raises DatabaseUnavailable, never hangs."""
 
 # What attune_nb reads; a database lacking one of these is not one we can serve.
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -124,8 +136,21 @@ def psycopg2_url(url: str) -> URL:
 
 
 def libpq_uri(url: URL) -> str:
-    """The libpq form of ``url`` (what ADBC wants), password included: never show it."""
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+    """The libpq form of ``url`` (what ADBC wants), password included: never show it.
+
+    The query is encoded as libpq decodes it (a space is ``%20``: libpq reads ``+`` as
+    a plus, which would break ``options=-c statement_timeout=...``), with
+    ``connect_timeout`` set to :data:`CONNECT_TIMEOUT` unless the URL sets one.
+    """
+    base = url.set(drivername="postgresql", query={}).render_as_string(hide_password=False)
+    pairs = [
+        (key, item)
+        for key, value in url.query.items()
+        for item in (value if isinstance(value, tuple) else (value,))
+    ]
+    if "connect_timeout" not in url.query:
+        pairs.append(("connect_timeout", str(CONNECT_TIMEOUT)))
+    return f"{base}?{urlencode(pairs, quote_via=quote, safe='/')}"
 
 
 def session_settings(*, readonly: bool) -> list[str]:
@@ -329,7 +354,9 @@ def open_engine(url: str, *, readonly: bool = False) -> tuple[sa.Engine, str]:
     parsed = psycopg2_url(url)
     masked = mask_url(parsed)
     try:
-        engine = sa.create_engine(parsed, pool_pre_ping=True)
+        # A bounded connect: a server that accepts but never answers must not hang us.
+        connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT}
+        engine = sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     except (ArgumentError, NoSuchModuleError) as exc:
         raise DatabaseUnavailable(masked, str(exc)) from exc
     settings = session_settings(readonly=readonly)

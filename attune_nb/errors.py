@@ -15,6 +15,8 @@ values it is about as attributes, and says in its message what to do::
     ├── InquiryClosed               the inquiry is not pending (or has expired)
     ├── InvalidResponse             a response its schema or options refuse
     ├── DatabaseUnavailable         cannot reach or start the database
+    ├── QueryCancelled              the server cancelled a statement (a timeout): nothing written
+    ├── DiskFull                    the server's disk is full: nothing of the write was kept
     ├── SchemaMissing               the database has no ``attune`` schema
     ├── SchemaMismatch              the ``attune`` schema lacks what we need
     ├── MigrationError              a migration cannot be applied
@@ -38,6 +40,7 @@ __all__ = [
     "ConfigurationError",
     "DatabaseOnlyWarning",
     "DatabaseUnavailable",
+    "DiskFull",
     "ExecutionNotFound",
     "InquiryClosed",
     "InquiryNotFound",
@@ -48,6 +51,7 @@ __all__ = [
     "MigrationError",
     "NotFound",
     "NotebookError",
+    "QueryCancelled",
     "ReadOnlyError",
     "SchemaMismatch",
     "SchemaMissing",
@@ -130,6 +134,58 @@ class DatabaseUnavailable(AttuneNbError):
             "default run `attune-nb db start`"
         )
         super().__init__(f"cannot use database {url}: {reason}. Fix: {self.hint}")
+
+
+class QueryCancelled(AttuneNbError):
+    """The server cancelled a statement: ``statement_timeout``, ``lock_timeout`` or a cancel.
+
+    The transaction it ran in was rolled back, so nothing of it was written.
+    ``statement`` is its first line, ``reason`` the server's message, ``sqlstate``
+    57014 (query_canceled) or 55P03 (lock_not_available), ``hint`` what to do.
+    """
+
+    def __init__(self, url: str, statement: str, reason: str, *, sqlstate: str) -> None:
+        self.url = url
+        self.statement = statement
+        self.reason = reason
+        self.sqlstate = sqlstate
+        if "statement timeout" in reason:
+            self.hint = (
+                "it ran longer than the session's statement_timeout: narrow it, or raise the "
+                "limit (SET statement_timeout, or options=-c statement_timeout=... in the URL)"
+            )
+        elif "lock timeout" in reason or sqlstate == "55P03":
+            self.hint = (
+                "another session holds a lock on these rows for longer than lock_timeout: "
+                "run it again when that one has finished, or raise lock_timeout"
+            )
+        else:
+            self.hint = "it was cancelled (pg_cancel_backend or an interrupt): run it again"
+        what = f"statement {statement!r}" if statement else "a statement"
+        super().__init__(
+            f"database {url} cancelled {what}: {reason}; its transaction was rolled back and "
+            f"nothing of it was written. Fix: {self.hint}"
+        )
+
+
+class DiskFull(AttuneNbError):
+    """The database server ran out of disk space (SQLSTATE 53100, disk_full).
+
+    The transaction of the write was rolled back: nothing of it was kept.
+    ``statement`` is its first line, ``reason`` the server's message (the file it
+    could not extend).
+    """
+
+    def __init__(self, url: str, statement: str, reason: str) -> None:
+        self.url = url
+        self.statement = statement
+        self.reason = reason
+        what = f"statement {statement!r}" if statement else "a statement"
+        super().__init__(
+            f"database {url} is out of disk space: {reason}. The {what} and its "
+            "transaction were rolled back; nothing of it was written. Fix: free space on the "
+            "database server's disk (or the tablespace's), then run it again"
+        )
 
 
 class SchemaMissing(AttuneNbError):

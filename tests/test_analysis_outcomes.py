@@ -193,11 +193,11 @@ def test_throughput_of_an_empty_window(outcomes: attune_nb.Database) -> None:
     [
         ("failure_rate", "by", "week"),
         ("failure_rate", "by", "status"),
-        ("throughput", "freq", "minute"),
+        ("throughput", "freq", "week"),
         ("throughput", "freq", "h"),
         ("throughput", "freq", None),
     ],
-    ids=["by-week", "by-status", "freq-minute", "freq-h", "freq-none"],
+    ids=["by-week", "by-status", "freq-week", "freq-h", "freq-none"],
 )
 def test_unknown_options_are_refused(
     outcomes: attune_nb.Database, function: str, option: str, value: Any

@@ -78,7 +78,7 @@ def test_failure_rate_agrees(
     _equal(local, pushed)
 
 
-@pytest.mark.parametrize("freq", ["hour", "day"])
+@pytest.mark.parametrize("freq", ["minute", "hour", "day"])
 @pytest.mark.parametrize(("span", "selection"), CASES, ids=IDS)
 def test_throughput_agrees(demo: attune_nb.Database, span: str, selection: str, freq: str) -> None:
     since, until = WINDOWS[span]
