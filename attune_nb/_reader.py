@@ -12,10 +12,12 @@ memory (an export). Driver errors are translated like any other.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import logging
+import queue
 import threading
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from typing import Any
 
 import pandas as pd
@@ -24,7 +26,7 @@ from attune_nb.driver import translate, translate_errors
 from attune_nb.errors import DatabaseUnavailable
 from attune_nb.frames import Column, FrameBuilder
 
-__all__ = ["BATCH_ROWS", "PROGRESS_ROWS", "ArrowReader"]
+__all__ = ["BATCH_ROWS", "PROGRESS_ROWS", "ArrowReader", "Total"]
 
 log = logging.getLogger("attune_nb")
 
@@ -33,6 +35,10 @@ PROGRESS_ROWS = 100_000
 
 BATCH_ROWS = 100_000
 """How many rows :meth:`ArrowReader.batches` converts at a time unless told otherwise."""
+
+
+Total = int | Callable[[], int] | None
+"""The row count a read expects: known, to be counted (beside the read), or unknown."""
 
 
 class ArrowReader:
@@ -75,13 +81,16 @@ class ArrowReader:
         sql: str,
         layout: Sequence[Column],
         *,
-        total: int | None = None,
+        total: Total = None,
         desc: str = "reading rows",
     ) -> pd.DataFrame:
         """Run ``sql`` (literal, no parameters) and return its rows in ``layout``.
 
-        ``total`` (the expected row count, when known) lets the frame be allocated
-        once and turns on a progress bar above :data:`PROGRESS_ROWS` rows. A cached
+        ``total`` (the expected row count) lets the frame be allocated once and turns
+        on a progress bar above :data:`PROGRESS_ROWS` rows. It may be a function that
+        counts them (on another connection): it then runs in a thread while the
+        server prepares the first batch (a sort, for a whole table), so that the count
+        costs no time of its own; the first batch waits for it. A cached
         connection that the server dropped meanwhile (a restart, an idle timeout) is
         replaced once, transparently; a second failure is raised.
         """
@@ -100,21 +109,32 @@ class ArrowReader:
                 self._discard()
                 raise
 
-    def _read(
-        self, sql: str, layout: Sequence[Column], *, total: int | None, desc: str
-    ) -> pd.DataFrame:
-        builder = FrameBuilder(layout, expected_rows=total)
-        with self._connection().cursor() as cur:
+    def _read(self, sql: str, layout: Sequence[Column], *, total: Total, desc: str) -> pd.DataFrame:
+        with contextlib.ExitStack() as stack:
+            counted: concurrent.futures.Future[int] | None = None
+            if callable(total):
+                pool = stack.enter_context(concurrent.futures.ThreadPoolExecutor(1))
+                counted = pool.submit(total)
+                stack.callback(counted.cancel)
+            builder: FrameBuilder | None = None
+            bar: Any = None
+            cur = stack.enter_context(self._connection().cursor())
             cur.execute(sql)
-            bar = _progress(total, desc)
-            try:
-                for batch in cur.fetch_record_batch():
-                    builder.add(batch)
+            for batch in stack.enter_context(_prefetched(cur.fetch_record_batch())):
+                if builder is None:  # the first batch: the count is needed now
+                    expected = counted.result() if counted is not None else total
+                    assert not callable(expected)
+                    builder = FrameBuilder(layout, expected_rows=expected)
+                    bar = _progress(expected, desc)
                     if bar is not None:
-                        bar.update(batch.num_rows)
-            finally:
+                        stack.callback(bar.close)
+                builder.add(batch)
                 if bar is not None:
-                    bar.close()
+                    bar.update(batch.num_rows)
+            if builder is None:
+                if counted is not None:
+                    counted.result()  # a count that failed fails the read, as before
+                builder = FrameBuilder(layout)
         return builder.frame()
 
     def batches(
@@ -174,6 +194,56 @@ def _slices(batches: Iterable[Any], layout: Sequence[Column], rows: int) -> Iter
                 builder = FrameBuilder(layout, expected_rows=rows)
     if builder.rows:
         yield builder.frame()
+
+
+_DONE = object()
+
+
+@contextlib.contextmanager
+def _prefetched(reader: Any, *, ahead: int = 2) -> Iterator[Iterator[Any]]:
+    """The batches of ``reader`` (a pyarrow RecordBatchReader), read by a thread.
+
+    Reading a batch (the driver decoding COPY data) releases the GIL, so the thread
+    reads the next batches (at most ``ahead`` of them waiting) while the caller
+    converts the current one: the conversion no longer holds up the server. An error
+    of the reader is raised where its batch would have come; leaving the block early
+    stops the thread after the batch it is reading.
+    """
+    ready: queue.Queue[Any] = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for batch in reader:
+                if not put(batch):
+                    return
+        except BaseException as exc:  # handed to the caller's thread
+            put(exc)
+            return
+        put(_DONE)
+
+    def batches() -> Iterator[Any]:
+        while (item := ready.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    thread = threading.Thread(target=read, name="attune_nb-reader", daemon=True)
+    thread.start()
+    try:
+        yield batches()
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _progress(total: int | None, desc: str) -> Any:

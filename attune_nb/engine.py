@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-from attune_nb._reader import ArrowReader
+from attune_nb._reader import ArrowReader, Total
 from attune_nb.driver import translate_errors
 from attune_nb.errors import (
     DatabaseOnlyWarning,
@@ -268,7 +268,7 @@ class Engine:
         stmt: Any,
         layout: Sequence[Column],
         *,
-        total: int | None = None,
+        total: Total = None,
         desc: str = "reading rows",
     ) -> pd.DataFrame:
         """The rows of ``stmt`` (a SQLAlchemy select, or SQL text) as a frame of ``layout``."""
@@ -355,7 +355,9 @@ def open_engine(url: str, *, readonly: bool = False) -> tuple[sa.Engine, str]:
     masked = mask_url(parsed)
     try:
         # A bounded connect: a server that accepts but never answers must not hang us.
-        connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT}
+        connect_args = (
+            {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT}
+        )
         engine = sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     except (ArgumentError, NoSuchModuleError) as exc:
         raise DatabaseUnavailable(masked, str(exc)) from exc

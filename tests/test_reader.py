@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -164,3 +167,36 @@ def test_the_password_never_shows_on_the_reader_path(db_url: str) -> None:
         assert "sekrit-pw" not in str(info.value)
     finally:
         database.close()
+
+
+def test_prefetched_batches_arrive_in_order_and_an_error_where_it_happened() -> None:
+    def failing() -> Iterator[int]:
+        yield from range(5)
+        raise RuntimeError("the stream broke after 5 batches")
+
+    seen: list[int] = []
+    with (
+        pytest.raises(RuntimeError, match="after 5 batches"),
+        _reader._prefetched(failing(), ahead=2) as batches,
+    ):
+        seen.extend(batches)
+    assert seen == [0, 1, 2, 3, 4]
+
+
+def test_leaving_prefetched_batches_early_stops_the_thread() -> None:
+    before = {t.ident for t in threading.enumerate()}
+    with _reader._prefetched(iter(range(1000)), ahead=2) as batches:
+        assert next(batches) == 0
+        readers = [t for t in threading.enumerate() if t.ident not in before]
+        assert [t.name for t in readers] == ["attune_nb-reader"]
+    assert not readers[0].is_alive()
+
+
+def test_a_whole_read_counts_beside_the_query(db: attune_nb.Database) -> None:
+    _insert(db, 30)
+    threads: set[str] = set()
+    with db.tracer(lambda sql, _: threads.add(threading.current_thread().name)):
+        frame = db.executions.frame(limit=None)
+    assert len(frame) == 30
+    # The count ran in a thread of its own, the read in this one.
+    assert threading.current_thread().name in threads and len(threads) == 2

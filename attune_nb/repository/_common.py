@@ -24,6 +24,7 @@ from attune_nb.frames import Column
 from attune_nb.records import Execution
 
 if TYPE_CHECKING:
+    from attune_nb._reader import Total
     from attune_nb.engine import Engine
 
 log = logging.getLogger("attune_nb")
@@ -134,9 +135,7 @@ class RepositoryPart:
             raise ExecutionNotFound(execution_id)
         return Execution.from_row(row)
 
-    def _read(
-        self, stmt: Any, layout: Sequence[Column], *, total: int | None = None
-    ) -> pd.DataFrame:
+    def _read(self, stmt: Any, layout: Sequence[Column], *, total: Total = None) -> pd.DataFrame:
         return self.db.read(stmt, layout, total=total, desc="reading executions")
 
     def _select(self, layout: Sequence[Column], filters: dict[str, Any]) -> Any:

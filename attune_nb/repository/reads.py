@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Unpack
@@ -63,7 +64,8 @@ class ExecutionReads(RepositoryPart):
             stmt = stmt.limit(limit)
         if offset:
             stmt = stmt.offset(offset)
-        total = self.count(**filters) if limit is None else None
+        # Counted beside the read, while the server sorts (see ArrowReader.read).
+        total = functools.partial(self.count, **filters) if limit is None else None
         return self._read(stmt, layout, total=total)
 
     def latest(self, **filters: Unpack[ExecutionFilters]) -> Execution | None:
