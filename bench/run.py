@@ -12,7 +12,11 @@ ratios against the naive way and the limit, and each goal with met / MISSED.
 
 ``--quick`` never writes ``bench/RESULTS.md`` unless ``--output`` says so; without
 ``--output`` it writes a temporary file and prints its path. A benchmark that fails is
-reported in its section and makes the command exit 1.
+reported in its section and makes the command exit 1. ``--merge`` (with ``--only``)
+re-runs some benchmarks and puts their sections and summary rows into the existing
+results in place of the old ones, saying so at the top; the rest is kept as it was:
+
+    .venv/bin/python bench/run.py --only reader,analysis,bulk --merge
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import argparse
 import contextlib
 import importlib.util
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -217,6 +222,55 @@ def report(
     return "\n".join(lines).rstrip() + "\n"
 
 
+_SECTION = re.compile(r"^## (\d+)\. ", re.MULTILINE)
+_SUMMARY_ROW = re.compile(r"^\| (\d+) \|.*\|$")
+
+
+def _blocks(text: str) -> tuple[str, dict[int, str]]:
+    """``text`` cut at its numbered sections: what comes before them, and each by item."""
+    starts = [m.start() for m in _SECTION.finditer(text)]
+    if not starts:
+        return text, {}
+    blocks = {}
+    for at, end in zip(starts, [*starts[1:], len(text)], strict=True):
+        item = int(_SECTION.match(text, at).group(1))  # type: ignore[union-attr]
+        blocks[item] = text[at:end].rstrip() + "\n"
+    return text[: starts[0]], blocks
+
+
+def merge(old: str, new: str, items: set[int], note: str) -> str:
+    """``old`` results with the sections and summary rows of ``items`` taken from ``new``."""
+    old_head, old_blocks = _blocks(old)
+    new_head, new_blocks = _blocks(new)
+    fresh = [line for line in new_head.splitlines() if (m := _SUMMARY_ROW.match(line))
+             and int(m.group(1)) in items]  # fmt: skip
+    head: list[str] = []
+    placed = False
+    for line in old_head.splitlines():
+        m = _SUMMARY_ROW.match(line)
+        if m and int(m.group(1)) in items:
+            if not placed:
+                head += fresh
+                placed = True
+            continue
+        head.append(line)
+    rows = [line for line in head if _SUMMARY_ROW.match(line)]
+    met = sum(1 for r in rows if r.rstrip("| ").endswith("met"))
+    missed = sum(1 for r in rows if r.rstrip("| ").endswith("**MISSED**"))
+    text = "\n".join(head) + "\n"
+    text = re.sub(
+        r"^\d+ of \d+ goals met; \d+ missed\.$",
+        f"{met} of {met + missed} goals met; {missed} missed.",
+        text,
+        count=1,
+        flags=re.MULTILINE,
+    )
+    first_break = text.index("\n\n") + 2
+    text = text[:first_break] + note + "\n\n" + text[first_break:]
+    blocks = old_blocks | {i: b for i, b in new_blocks.items() if i in items}
+    return text + "\n".join(blocks[i] for i in sorted(blocks))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2,000 and 5,000 executions, one run")
@@ -225,7 +279,12 @@ def main() -> None:
     parser.add_argument("--output", type=Path, help="where to write (bench/RESULTS.md)")
     parser.add_argument("--only", help="comma-separated benchmarks: " + ", ".join(BENCHMARKS))
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument(
+        "--merge", action="store_true", help="with --only: update the existing results"
+    )
     args = parser.parse_args()
+    if args.merge and not args.only:
+        parser.error("--merge needs --only: which benchmarks to run again")
     sizes = (
         tuple(int(s.replace("_", "")) for s in args.sizes.split(","))
         if args.sizes
@@ -273,6 +332,15 @@ def main() -> None:
             sections.append(section)
         seconds = time.perf_counter() - started
         text = report(sections, facts, command=command, ctx=ctx, seconds=seconds)
+    if args.merge and output.exists():
+        items = {s.item for s in sections}
+        note = (
+            f"**Items {', '.join(str(i) for i in sorted(items))} were run again** by "
+            f"`{command}` on {facts['date']} (load average at the end: "
+            f"{h.load_average()}; {seconds / 60:.1f} min): their summary rows and sections "
+            "are from that run, the rest from the run described here."
+        )
+        text = merge(output.read_text(), text, items, note)
     output.write_text(text)
     if args.json:
         raw = {s.key: {"item": s.item, "data": s.data, "seconds": s.seconds} for s in sections}

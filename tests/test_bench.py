@@ -8,10 +8,12 @@ never asserted: they depend on the machine.
 
 from __future__ import annotations
 
+import importlib
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,3 +77,38 @@ def test_quick_run_judges_the_goals(report: str) -> None:
     verdicts = re.findall(r"\| (met|\*\*MISSED\*\*) \|$", summary, re.M)
     assert verdicts, summary
     assert re.search(r"\d+ of \d+ goals met", summary)
+
+
+def _run_module() -> Any:
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    return importlib.import_module("run")
+
+
+def test_merge_replaces_the_sections_and_summary_rows_run_again(report: str) -> None:
+    run = _run_module()
+    again = re.sub(r"(^## 1\. .+$)", r"\1\n\nTHE NEW READER SECTION", report, count=1, flags=re.M)
+    again = re.sub(r"^(\| 1 \| reader \| .*)\| met \|$", r"\1| **MISSED** |", again, flags=re.M)
+    merged = run.merge(report, again, {1}, "NOTE: item 1 was run again.")
+    head, _ = merged.split("\n## Machine", 1)
+    assert "NOTE: item 1 was run again." in head
+    assert "THE NEW READER SECTION" in merged and "THE NEW READER SECTION" not in report
+    old_two = report.split("\n## 2. ", 1)[1].split("\n## ", 1)[0]
+    assert old_two in merged  # what was not run again is kept as it was
+    headings = re.findall(r"^## (\d+)\. ", merged, re.M)
+    assert headings == re.findall(r"^## (\d+)\. ", report, re.M)
+
+    def summary(text: str) -> list[str]:
+        part = text.split("## Summary: the goals", 1)[1].split("\n## ", 1)[0]
+        return re.findall(r"^\| \d+ \|.*\|$", part, re.M)
+
+    assert len(summary(merged)) == len(summary(report))
+    assert summary(merged)[0].startswith("| 1 |")
+    assert [r for r in summary(merged) if r.startswith("| 1 |")] == [
+        r for r in summary(again) if r.startswith("| 1 |")
+    ]
+    verdicts = [r for r in summary(merged) if r.endswith("| met |")]
+    missed = [r for r in summary(merged) if r.endswith("| **MISSED** |")]
+    assert f"{len(verdicts)} of {len(verdicts) + len(missed)} goals met; {len(missed)} missed." in (
+        merged
+    )
