@@ -114,7 +114,9 @@ def _is_stream_error(exc: BaseException) -> bool:
         from pyarrow import ArrowException
     except ImportError:  # pragma: no cover - pyarrow is a dependency
         return False
-    return isinstance(exc, ArrowException) and "[libpq]" in str(exc)
+    # pyarrow raises a plain OSError for an IO status (a cancelled statement, a dropped
+    # connection), ArrowException subclasses for the others.
+    return isinstance(exc, (ArrowException, OSError)) and "[libpq]" in str(exc)
 
 
 def describe(exc: BaseException, url: str, *, statement: str = "") -> Failure | None:
