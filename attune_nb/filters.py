@@ -7,24 +7,33 @@ Refs take an exact ref or a ``pack.*`` wildcard. Bad types or values raise
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any, TypedDict
 
+import pandas as pd
 import sqlalchemy as sa
 
 from attune_nb import schema as t
-from attune_nb.errors import InvalidFilter, InvalidStatus
+from attune_nb.errors import ConfigurationError, InvalidFilter, InvalidStatus
 from attune_nb.frames import INQUIRY_STATUSES
 from attune_nb.lifecycle import ExecutionStatus, parse_status
 
 __all__ = [
+    "BIGINT_MAX",
+    "BIGINT_MIN",
     "FILTER_NAMES",
     "INQUIRY_FILTER_NAMES",
+    "INT_MAX",
     "ExecutionFilters",
     "InquiryFilters",
     "check_id",
+    "check_int",
+    "check_json",
+    "check_limit",
+    "check_text",
     "execution_where",
     "id_list",
     "inquiry_where",
@@ -80,11 +89,118 @@ def _values(name: str, value: Any) -> list[Any]:
     return list(value)
 
 
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+"""The range of PostgreSQL's ``bigint``: every id column, ``LIMIT`` and ``OFFSET``."""
+INT_MAX = 2**31 - 1
+"""The largest PostgreSQL ``integer`` (``timeout_seconds``, ``retry_count``, ``max_retries``)."""
+
+
 def check_id(name: str, value: Any) -> int:
-    """An id: an integer (numpy's too, as a frame hands them out), not a bool or a float."""
+    """An id: an integer (numpy's too, as a frame hands them out), not a bool or a float,
+    within ``bigint`` (no row can have another id; the server would refuse it raw)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InvalidFilter(name, value, "an integer id")
+    number = int(value)
+    if not BIGINT_MIN <= number <= BIGINT_MAX:
+        raise InvalidFilter(name, value, "an integer id within bigint (-2**63 to 2**63-1)")
+    return number
+
+
+def check_int(name: str, value: Any, *, low: int, high: int = INT_MAX) -> int:
+    """A whole number (not a bool, not a float) from ``low`` to ``high``; ConfigurationError
+    otherwise."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or not low <= int(value) <= high
+    ):
+        raise ConfigurationError(name, value, f"a whole number from {low} to {high}")
     return int(value)
+
+
+def check_limit(name: str, value: Any, *, none: bool) -> int | None:
+    """A ``LIMIT`` or ``OFFSET``: a whole number >= 0 within ``bigint`` (None too when
+    ``none``, meaning every row)."""
+    if value is None and none:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or not 0 <= int(value) <= BIGINT_MAX
+    ):
+        allowed = f"a whole number from 0 to {BIGINT_MAX}" + (
+            ", or None for every row" if none else ""
+        )
+        raise InvalidFilter(name, value, allowed)
+    return int(value)
+
+
+def _storable(text: str) -> str | None:
+    """Why PostgreSQL ``text`` cannot hold ``text`` (None when it can)."""
+    if "\x00" in text:
+        return "text without NUL characters (\\x00): PostgreSQL text cannot hold them"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "text of valid Unicode (no lone surrogates): the database is UTF-8"
+    return None
+
+
+def check_text(name: str, value: Any, *, none: bool = True) -> str | None:
+    """A string PostgreSQL ``text`` can hold (None too when ``none``); ConfigurationError
+    otherwise (a number is not silently written as its text)."""
+    if value is None and none:
+        return None
+    if not isinstance(value, str):
+        raise ConfigurationError(name, value, "a string" + (" or None" if none else ""))
+    problem = _storable(value)
+    if problem is not None:
+        raise ConfigurationError(name, value, problem)
+    return value
+
+
+_JSON_TYPES = "JSON: dicts with string keys, lists, strings, finite numbers, True/False, None"
+
+
+def check_json(name: str, value: Any) -> Any:
+    """``value`` when ``jsonb`` can store it; ConfigurationError naming what it cannot.
+
+    PostgreSQL's ``jsonb`` refuses NaN and infinities and NUL characters (``\\u0000``)
+    in strings and keys; ``json`` cannot encode bytes, sets, numpy scalars or other
+    objects. Each would otherwise fail in the driver, after the statement was built.
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > 1000:
+            raise ConfigurationError(name, "a value nested deeper than 1000", _JSON_TYPES)
+        if item is None or isinstance(item, bool):
+            continue
+        if isinstance(item, str):
+            problem = _storable(item)
+            if problem is not None:
+                raise ConfigurationError(name, item, "JSON strings in " + problem)
+        elif isinstance(item, int):
+            if item.bit_length() > 13_000:  # str() refuses more than 4300 digits
+                raise ConfigurationError(name, "an integer of over 13000 bits", _JSON_TYPES)
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise ConfigurationError(
+                    name, item, "finite numbers: PostgreSQL's jsonb has no NaN or infinity"
+                )
+        elif isinstance(item, dict):
+            for key, member in item.items():
+                if not isinstance(key, str):
+                    raise ConfigurationError(name, key, "JSON object keys that are strings")
+                problem = _storable(key)
+                if problem is not None:
+                    raise ConfigurationError(name, key, "JSON keys in " + problem)
+                stack.append((member, depth + 1))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((member, depth + 1) for member in item)
+        else:
+            raise ConfigurationError(name, item, _JSON_TYPES)
+    return value
 
 
 def id_list(name: str, value: Any) -> list[int]:
@@ -98,6 +214,9 @@ def _refs(name: str, value: Any, column: sa.ColumnElement[Any]) -> sa.ColumnElem
     for ref in _values(name, value):
         if not isinstance(ref, str) or not ref.strip():
             raise InvalidFilter(name, ref, "a ref like 'core.echo' or a wildcard like 'core.*'")
+        problem = _storable(ref)
+        if problem is not None:
+            raise InvalidFilter(name, ref, "a ref of " + problem)
         if ref.endswith(".*") and "*" not in ref[:-2] and ref[:-2]:
             packs.append(ref[:-2])
         elif "*" in ref:
@@ -114,6 +233,7 @@ def _refs(name: str, value: Any, column: sa.ColumnElement[Any]) -> sa.ColumnElem
 
 def to_utc(name: str, value: Any) -> datetime:
     """A datetime, date or ISO string as an aware UTC datetime (naive means UTC)."""
+    given = value
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.strip())
@@ -121,15 +241,22 @@ def to_utc(name: str, value: Any) -> datetime:
             raise InvalidFilter(
                 name, value, "a datetime or an ISO 8601 string like '2026-01-13T12:00:00Z'"
             ) from None
-    if hasattr(value, "to_pydatetime"):  # pandas Timestamp
-        value = value.to_pydatetime()
+    if value is pd.NaT:  # a datetime to isinstance, but no time at all
+        raise InvalidFilter(name, value, "a time, not NaT")
+    if isinstance(value, pd.Timestamp):
+        value = value.floor("us").to_pydatetime()  # PostgreSQL keeps microseconds
     if isinstance(value, date) and not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
     if not isinstance(value, datetime):
         raise InvalidFilter(name, value, "a datetime, a date or an ISO 8601 string")
     if value.tzinfo is None:  # naive times are UTC
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):  # year 0 or 10000 in UTC: outside Python's datetime
+        raise InvalidFilter(
+            name, given, "a time between 0001-01-01 and 9999-12-31 in UTC"
+        ) from None
 
 
 def execution_where(
@@ -165,6 +292,10 @@ def execution_where(
             packs = _values(name, value)
             if not all(isinstance(p, str) and p and "." not in p for p in packs):
                 raise InvalidFilter(name, value, "a pack ref like 'core' (no dots) or a list")
+            for p in packs:
+                problem = _storable(p)
+                if problem is not None:
+                    raise InvalidFilter(name, p, "a pack ref of " + problem)
             where.append(sa.func.split_part(e.c.action_ref, ".", 1).in_(packs))
         elif name in ("id", "executor", "worker", "enforcement", "parent"):
             where.append(e.c[name].in_(id_list(name, value)))

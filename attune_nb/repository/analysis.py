@@ -35,7 +35,7 @@ from attune_nb.analysis.outcomes import (
     check_freq,
     failure_layout,
 )
-from attune_nb.filters import execution_where
+from attune_nb.filters import execution_where, to_utc
 from attune_nb.frames import Column, empty_frame
 from attune_nb.lifecycle import ExecutionStatus
 from attune_nb.repository._common import _FROM, _e, _lifecycle_order, _lifecycle_statuses
@@ -142,6 +142,24 @@ def _frame(
         else:
             data[c.name] = values
     return build(layout, data)
+
+
+def _time(name: str, value: Any) -> Any:
+    """``value``, checked where :func:`~attune_nb.analysis.utc` would fail on it unclearly
+    (an aware time whose UTC instant is outside years 1 to 9999), a ``pd.Timestamp`` cut
+    to the microseconds PostgreSQL keeps (pandas warns when it drops nanoseconds); the
+    window checks the rest."""
+    if isinstance(value, pd.Timestamp) and value is not pd.NaT:
+        value = value.floor("us")
+    if isinstance(value, (datetime, date, str)):
+        to_utc(name, value)
+    return value
+
+
+def _pair(name: str, value: Any) -> Any:
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return (_time(f"{name}[0]", value[0]), _time(f"{name}[1]", value[1]))
+    return value
 
 
 class AnalysisRepository:
@@ -251,6 +269,7 @@ class AnalysisRepository:
         0     deploy.build     58
         1    deploy.canary     47
         """
+        since, until = _time("since", since), _time("until", until)
         span = window(since, until)
         a = self._attempts([span], dict(filters))
         queue_us = _us(a.c.running - a.c.created)
@@ -293,6 +312,7 @@ class AnalysisRepository:
                                 day  failed
         0 2026-01-13 00:00:00+00:00     ...
         """
+        since, until = _time("since", since), _time("until", until)
         span = window(since, until)
         check_by(by)
         layout = failure_layout(by)
@@ -343,6 +363,7 @@ class AnalysisRepository:
         0 2026-01-12 00:00:00+00:00        ...    ...
         1 2026-01-13 00:00:00+00:00        ...    ...
         """
+        since, until = _time("since", since), _time("until", until)
         span = window(since, until)
         check_freq(freq)
         sel = self._selection([span], dict(filters), _e.c.id, _e.c.status, _e.c.created).subquery(
@@ -379,6 +400,7 @@ class AnalysisRepository:
         >>> sorted(diff["action_ref"])[:2]
         ['deploy.build', 'deploy.canary']
         """
+        a, b = _pair("a", a), _pair("b", b)
         span_a, span_b = window_pair(a, b)
         att = self._attempts([span_a, span_b], dict(filters))
         run_us = _us(att.c.ended - att.c.running)
@@ -470,6 +492,8 @@ class AnalysisRepository:
         >>> len(day)
         1440
         """
+        since, until = _time("since", since), _time("until", until)
+        now = None if now is None else _time("now", now)
         span = window(since, until)
         chosen = check_statuses(statuses)
         layout = concurrency_layout(chosen)

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from attune_nb import schema as t
 from attune_nb.analysis.window import utc
 from attune_nb.errors import InvalidFilter
+from attune_nb.filters import check_limit, to_utc
 from attune_nb.frames import Column
 from attune_nb.repository._common import DEFAULT_LIMIT, RepositoryPart, _check_limit, _e
 
@@ -79,12 +80,18 @@ def _duration(name: str, value: Any) -> timedelta:
     if isinstance(value, timedelta):
         if value < timedelta(0) or value is pd.NaT:
             raise InvalidFilter(name, value, _SECONDS)
-        return timedelta(seconds=value.total_seconds())
+        if isinstance(value, pd.Timedelta):
+            return value.to_pytimedelta()
+        # Exact: total_seconds() is a float, and timedelta.max rounds up past the maximum.
+        return timedelta(days=value.days, seconds=value.seconds, microseconds=value.microseconds)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidFilter(name, value, _SECONDS)
     if not math.isfinite(value) or value < 0:
         raise InvalidFilter(name, value, _SECONDS)
-    return timedelta(seconds=value)
+    try:
+        return timedelta(seconds=value)
+    except OverflowError:  # more than 999,999,999 days
+        raise InvalidFilter(name, value, _SECONDS + " (at most timedelta.max)") from None
 
 
 class SupervisorQueries(RepositoryPart):
@@ -131,7 +138,12 @@ class SupervisorQueries(RepositoryPart):
         scheduled = _duration("scheduled_timeout", scheduled_timeout)
         heartbeat = _duration("heartbeat_timeout", heartbeat_timeout)
         waited = _duration("threshold", threshold)
+        check_limit("limit", limit, none=True)
         _check_limit(limit, 0)
+        if now is not None:
+            to_utc("now", now)  # refuses what utc() would fail on (a year past 9999 in UTC)
+            if isinstance(now, pd.Timestamp) and now is not pd.NaT:
+                now = now.floor("us")  # what PostgreSQL keeps; pandas warns when it cuts
         at: Any = (
             sa.func.now() if now is None else sa.literal(utc("now", now).to_pydatetime(), t.TZ)
         )

@@ -25,7 +25,16 @@ from attune_nb.errors import (
     InvalidFilter,
     StaleUpdate,
 )
-from attune_nb.filters import ExecutionFilters, check_id, execution_where, id_list, to_utc
+from attune_nb.filters import (
+    ExecutionFilters,
+    check_id,
+    check_int,
+    check_json,
+    check_text,
+    execution_where,
+    id_list,
+    to_utc,
+)
 from attune_nb.lifecycle import (
     ALLOWED_TRANSITIONS,
     ExecutionStatus,
@@ -79,16 +88,22 @@ class ExecutionWrites(RepositoryPart):
         """
         if not isinstance(action_ref, str) or not action_ref.strip():
             raise ConfigurationError("action_ref", action_ref, "a ref like 'core.echo'")
+        check_text("action_ref", action_ref, none=False)
+        if isinstance(permission_set_refs, str) or not isinstance(permission_set_refs, Iterable):
+            raise ConfigurationError(
+                "permission_set_refs", permission_set_refs, "a list of refs (strings)"
+            )
+        refs = [check_text("permission_set_refs", r, none=False) for r in permission_set_refs]
         values: dict[str, Any] = {
             "action_ref": action_ref,
             "status": parse_status(status).value,
-            "config": config,
-            "env_vars": env_vars,
-            "result": result,
-            "workflow_task": workflow_task,
-            "retry_reason": retry_reason,
-            "trace_tag": trace_tag,
-            "permission_set_refs": list(permission_set_refs),
+            "config": check_json("config", config),
+            "env_vars": check_json("env_vars", env_vars),
+            "result": check_json("result", result),
+            "workflow_task": check_json("workflow_task", workflow_task),
+            "retry_reason": check_text("retry_reason", retry_reason),
+            "trace_tag": check_text("trace_tag", trace_tag),
+            "permission_set_refs": refs,
         }
         for name, value in (
             ("action", action),
@@ -99,16 +114,14 @@ class ExecutionWrites(RepositoryPart):
             ("original_execution", original_execution),
         ):
             values[name] = None if value is None else check_id(name, value)
-        for name, value in (
-            ("timeout_seconds", timeout_seconds),
-            ("max_retries", max_retries),
-            ("retry_count", retry_count),
+        for name, value, low in (
+            ("timeout_seconds", timeout_seconds, 1),  # the column's CHECK: > 0
+            ("max_retries", max_retries, 0),
+            ("retry_count", retry_count, 0),
         ):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                raise ConfigurationError(name, value, "a whole number")
-            values[name] = value
-        if timeout_seconds is not None and timeout_seconds <= 0:
-            raise ConfigurationError("timeout_seconds", timeout_seconds, "a number above 0")
+            values[name] = None if value is None else check_int(name, value, low=low)
+        if retry_count is None:
+            raise ConfigurationError("retry_count", None, "a whole number (0 for a first attempt)")
         if started_at is not None:
             values["started_at"] = to_utc("started_at", started_at)
         self.db.check_write(
@@ -121,6 +134,7 @@ class ExecutionWrites(RepositoryPart):
                 exists = conn.execute(sa.select(_e.c.id).where(_e.c.id == values["parent"]))
                 if exists.first() is None:
                     raise ExecutionNotFound(values["parent"])
+            _check_references(conn, values)
             row = conn.execute(_e.insert().values(**values).returning(*_e.c)).mappings().one()
         return Execution.from_row(row)
 
@@ -161,11 +175,12 @@ class ExecutionWrites(RepositoryPart):
             ("result", result),
             ("env_vars", env_vars),
             ("workflow_task", workflow_task),
-            ("trace_tag", trace_tag),
             ("config", config),
         ):
             if value is not UNSET:
-                changes[name] = value
+                changes[name] = check_json(name, value)
+        if trace_tag is not UNSET:
+            changes["trace_tag"] = check_text("trace_tag", trace_tag)
         if not isinstance(force, bool):
             raise ConfigurationError("force", force, "True or False")
         if not changes:
@@ -183,6 +198,7 @@ class ExecutionWrites(RepositoryPart):
             target = changes.get("status")
             if target is not None and target != str(current) and not force:
                 check_transition(str(current), target, execution_id=execution_id)
+            _check_references(conn, changes)
             row = (
                 conn.execute(
                     _e.update().where(_e.c.id == execution_id).values(**changes).returning(*_e.c)
@@ -232,6 +248,8 @@ class ExecutionWrites(RepositoryPart):
         """
         execution_id = check_id("id", execution_id)
         target = parse_status(to)
+        if result is not UNSET:
+            check_json("result", result)
         if expected is not None:
             check_transition(expected, target, execution_id=execution_id)
         with self.db.transaction() as conn:
@@ -296,6 +314,8 @@ class ExecutionWrites(RepositoryPart):
         target = parse_status(to)
         if not isinstance(dry_run, bool):
             raise InvalidFilter("dry_run", dry_run, "True (preview) or False (apply)")
+        if result is not UNSET:
+            check_json("result", result)
         selection = dict(filters)
         where = execution_where(selection, present=self.db.schema_features)
         if ids is None and not where:
@@ -350,6 +370,8 @@ class ExecutionWrites(RepositoryPart):
         return self._apply(preview, result=result)
 
     def _apply(self, preview: pd.DataFrame, *, result: Any) -> pd.DataFrame:
+        if result is not UNSET:
+            check_json("result", result)
         moves = _moves(preview)
         todo = [m for m in moves if m[4]]
         changed: set[int] = set()
@@ -567,6 +589,33 @@ class Cancellation:
 
 Move = tuple[int, str, ExecutionStatus, ExecutionStatus, bool]
 
+# The columns of ``execution`` with a foreign key: the table each names, and what it is.
+_REFERENCES = {
+    "action": (sa.table("action", sa.column("id"), schema="attune"), "an action"),
+    "executor": (sa.table("identity", sa.column("id"), schema="attune"), "an identity"),
+    "worker": (sa.table("worker", sa.column("id"), schema="attune"), "a worker"),
+    "original_execution": (sa.table("execution", sa.column("id"), schema="attune"), "an execution"),
+}
+
+
+def _check_references(conn: sa.Connection, values: dict[str, Any]) -> None:
+    """Refuse ids that the foreign keys of ``execution`` would refuse (with a clear error,
+    not the driver's), locking each row found (``FOR KEY SHARE``) so that it cannot be
+    deleted before the write commits."""
+    for name, (table, what) in _REFERENCES.items():
+        value = values.get(name)
+        if value is None:
+            continue
+        found = conn.execute(
+            sa.select(table.c.id).where(table.c.id == value).with_for_update(key_share=True)
+        ).first()
+        if found is None:
+            if name == "original_execution":
+                raise ExecutionNotFound(value)
+            raise ConfigurationError(
+                name, value, f"the id of {what} that exists (attune.{table.name})"
+            )
+
 
 def _lock(conn: sa.Connection, moves: Sequence[Move]) -> dict[int, str]:
     """Lock the rows of ``moves`` in id order (concurrent applies never deadlock); their
@@ -709,7 +758,7 @@ def _moves(preview: Any) -> list[Move]:
     moves = []
     seen: set[int] = set()
     for exec_id, action_ref, current, to in preview[list(_PREVIEW_NEEDS)].itertuples(index=False):
-        if pd.isna(exec_id):
+        if pd.api.types.is_scalar(exec_id) and pd.isna(exec_id):
             raise InvalidFilter("preview", "a row without an id", wanted)
         checked = check_id("id", exec_id)
         if checked in seen:

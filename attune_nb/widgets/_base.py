@@ -17,6 +17,7 @@ import ipywidgets as w
 import pandas as pd
 
 from attune_nb.errors import AttuneNbError
+from attune_nb.filters import check_json
 from attune_nb.lifecycle import ExecutionStatus
 
 __all__ = [
@@ -245,11 +246,21 @@ def close_tree(*widgets: w.Widget) -> None:
 
 
 def parse_result(text: str) -> Any:
-    """None for nothing; a JSON value as written; other text as ``{"reason": text}``."""
+    """None for nothing; a JSON value as written; other text as ``{"reason": text}``.
+
+    ``NaN`` and ``Infinity`` are not JSON (PostgreSQL's ``jsonb`` cannot store them):
+    text holding them is a reason too. A NUL character, which no PostgreSQL text can
+    hold, is refused (:class:`~attune_nb.errors.ConfigurationError`) before any plan.
+    """
     text = text.strip()
     if not text:
         return None
     try:
-        return json.loads(text)
+        value = json.loads(text, parse_constant=_no_constant)
     except ValueError:
-        return {"reason": text}
+        value = {"reason": text}
+    return check_json("result", value)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")

@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 import pandas as pd
 
-from attune_nb.errors import AttuneNbError, DatabaseOnlyWarning, InquiryClosed, InvalidResponse
+from attune_nb.errors import (
+    AttuneNbError,
+    ConfigurationError,
+    DatabaseOnlyWarning,
+    InquiryClosed,
+    InvalidResponse,
+)
+from attune_nb.filters import check_id, check_json, to_utc
 from attune_nb.inquiries import UNHEARD
 from attune_nb.records import SECRET_MASK, Inquiry, InquiryField
 from attune_nb.widgets._base import WidgetBase, close_tree, plural
@@ -218,6 +225,12 @@ def _control(field: InquiryField) -> tuple[w.ValueWidget, Callable[[FieldInput],
     return w.Textarea(value=start_json, placeholder="JSON", **common), json_value
 
 
+def _unstorable(exc: ConfigurationError) -> str:
+    """The inline error for a value PostgreSQL cannot store; no value is repeated (a
+    secret field's would show)."""
+    return f"cannot be stored: {exc.allowed}"
+
+
 def _span(seconds: float) -> str:
     """``2d 3h``, ``5h 12m``, ``12m``, ``40s``: the two largest units."""
     seconds = int(seconds)
@@ -261,8 +274,8 @@ class InquiryInbox(WidgetBase):
     ) -> None:
         super().__init__()
         self.db = db
-        self.responder = responder
-        self.now = now
+        self.responder = None if responder is None else check_id("responder", responder)
+        self.now = None if now is None else to_utc("now", now)
         self.pending: pd.DataFrame = pd.DataFrame()
         self.selected: Inquiry | None = None
         self.answered: Inquiry | None = None
@@ -332,7 +345,8 @@ class InquiryInbox(WidgetBase):
             return "timed out"
         if timeout_at is None or pd.isna(timeout_at):
             return "never"
-        left = (pd.Timestamp(timeout_at) - pd.Timestamp(self._clock())).total_seconds()
+        # Python datetimes: pandas' nanoseconds overflow for a clock centuries away.
+        left = (pd.Timestamp(timeout_at).to_pydatetime() - self._clock()).total_seconds()
         return "timed out" if left <= 0 else _span(left)
 
     @staticmethod
@@ -342,9 +356,8 @@ class InquiryInbox(WidgetBase):
         )
 
     def _age(self, created: Any) -> str:
-        return _span(
-            max(0.0, (pd.Timestamp(self._clock()) - pd.Timestamp(created)).total_seconds())
-        )
+        since = pd.Timestamp(created).to_pydatetime()
+        return _span(max(0.0, (self._clock() - since).total_seconds()))
 
     @staticmethod
     def _choice_label(row: dict[str, Any]) -> str:
@@ -483,8 +496,15 @@ class InquiryInbox(WidgetBase):
                     field_input.show_error(str(exc))
                     bad = True
                     continue
-                if value is not MISSING:
-                    response[name] = value
+                if value is MISSING:
+                    continue
+                try:
+                    check_json(name, value)  # what PostgreSQL cannot store, said at the field
+                except ConfigurationError as exc:
+                    field_input.show_error(_unstorable(exc))
+                    bad = True
+                    continue
+                response[name] = value
             if bad:
                 self._say("Fix the fields marked in red; nothing was written.", level="error")
                 return

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 import pandas as pd
 
-from attune_nb.errors import AttuneNbError, InvalidStatus
+from attune_nb.errors import AttuneNbError, ConfigurationError, InvalidStatus
+from attune_nb.filters import check_int
 from attune_nb.lifecycle import ExecutionStatus
 from attune_nb.listener import CHANNELS, Change, Listener
 from attune_nb.style import status_colour
@@ -28,12 +29,14 @@ from attune_nb.widgets._base import Level, WidgetBase
 if TYPE_CHECKING:
     from attune_nb.db import Database
 
-__all__ = ["COLUMNS", "STOP", "LiveMonitor"]
+__all__ = ["COLUMNS", "MAX_ROWS", "STOP", "LiveMonitor"]
 
 COLUMNS = ("time", "entity", "id", "ref", "change", "source")
 """The columns of the table of recent changes (:attr:`LiveMonitor.rows`)."""
 STOP = "Stop"
 """The text of the button that stops the monitor."""
+MAX_ROWS = 100_000
+"""The most changes a monitor keeps (``limit``): each is a row of its table."""
 
 _INQUIRY_EVENTS = {
     "inquiry_created": "asked",
@@ -101,7 +104,9 @@ class LiveMonitor(WidgetBase):
         since: dt.datetime | None = None,
     ) -> None:
         super().__init__()
-        self.limit = limit
+        self.limit = check_int("limit", limit, low=1, high=MAX_ROWS)
+        if not isinstance(channels, Iterable) or isinstance(channels, (str, dict)):
+            raise ConfigurationError("channels", channels, f"a list, some of {list(CHANNELS)}")
         self.rows: deque[dict[str, Any]] = deque(maxlen=limit)
         """The changes shown, newest first, as dicts of :data:`COLUMNS`."""
         self.counts: Counter[str] = Counter()
@@ -139,6 +144,7 @@ class LiveMonitor(WidgetBase):
             )
         if self.listener is None:  # the error is in the status line
             self._stopped = True
+            self.state = "stopped"  # it never started: not "starting" for ever
             self.stop_button.disabled = True
         else:
             self._on_state(self.listener.state)
