@@ -152,3 +152,16 @@ def test_a_frame_without_interval_columns_is_refused(two: pd.DataFrame) -> None:
         concurrency(two.drop(columns="left"), since=T0, until=at(1))
     with pytest.raises(InvalidFilter, match="DataFrame"):
         concurrency([1, 2], since=T0, until=at(1))  # type: ignore[arg-type]
+
+
+def test_a_freq_that_makes_too_many_buckets_is_refused(db: attune_nb.Database) -> None:
+    since, until = "2000-01-01", "2026-01-01"  # 26 years by the minute: 13.7 million
+    with pytest.raises(InvalidFilter, match="at most 1,000,000 buckets") as info:
+        db.analysis.concurrency(since=since, until=until, freq="minute")
+    assert info.value.name == "freq"
+    with pytest.raises(InvalidFilter, match="at most 1,000,000 buckets"):
+        concurrency(db.executions.intervals(), since=since, until=until, freq="minute")
+    with pytest.raises(InvalidFilter, match="at most 1,000,000 buckets"):
+        db.analysis.throughput(since=since, until=until, freq="minute")
+    days = db.analysis.concurrency(since=since, until=until, freq="day")
+    assert len(days) == 9497  # days from 2000-01-01 to 2026-01-01

@@ -103,7 +103,7 @@ def concurrency(
     chosen = check_statuses(statuses)
     layout = concurrency_layout(chosen)
     if freq is not None:
-        check_freq(freq)
+        check_freq(freq, span)
     check_frame("intervals", intervals, _INTERVAL_INPUT, "db.executions.intervals(...)")
     open_end = span.until if now is None else min(span.until, utc("now", now))
     if span.since == span.until:

@@ -70,10 +70,26 @@ def check_by(by: Any) -> None:
         raise InvalidFilter("by", by, "None, 'action_ref' or 'day'")
 
 
-def check_freq(freq: Any) -> pd.Timedelta:
+MAX_BUCKETS = 1_000_000
+"""The most buckets one answer may have (a year by the minute is 525,600)."""
+
+
+def check_freq(freq: Any, span: Window | None = None) -> pd.Timedelta:
+    """The bucket size ``freq`` names; with ``span``, also refuse more than
+    :data:`MAX_BUCKETS` buckets over it."""
     if not isinstance(freq, str) or freq not in FREQS:
         raise InvalidFilter("freq", freq, "'minute', 'hour' or 'day'")
-    return FREQS[freq]
+    step = FREQS[freq]
+    if span is not None and span.until > span.since:
+        count = (span.until - span.since.floor(step)) // step
+        if count > MAX_BUCKETS:
+            raise InvalidFilter(
+                "freq",
+                freq,
+                f"at most {MAX_BUCKETS:,} buckets per answer, and {span} has {count:,} of "
+                "them: a coarser freq or a shorter window",
+            )
+    return step
 
 
 def buckets(span: Window, freq: str) -> pd.DatetimeIndex:
@@ -168,7 +184,7 @@ def throughput(
     (24, True)
     """
     span = window(since, until)
-    check_freq(freq)
+    check_freq(freq, span)
     order = buckets(span, freq)
     rows = _created_in(_check_executions(executions, ("status", "created")), span)
     keys = rows["created"].dt.floor(FREQS[freq])

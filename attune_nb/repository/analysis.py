@@ -365,7 +365,7 @@ class AnalysisRepository:
         """
         since, until = _time("since", since), _time("until", until)
         span = window(since, until)
-        check_freq(freq)
+        check_freq(freq, span)
         sel = self._selection([span], dict(filters), _e.c.id, _e.c.status, _e.c.created).subquery(
             "sel"
         )
@@ -498,7 +498,7 @@ class AnalysisRepository:
         chosen = check_statuses(statuses)
         layout = concurrency_layout(chosen)
         if freq is not None:
-            check_freq(freq)
+            check_freq(freq, span)
         open_end = span.until if now is None else min(span.until, utc("now", now))
         if span.since == span.until:
             return stated(empty_frame(layout), span, freq)
