@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Unpack
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
 
 from attune_nb import schema as t
 from attune_nb.errors import (
@@ -21,6 +22,7 @@ from attune_nb.errors import (
     InquiryNotFound,
     InvalidFilter,
     InvalidResponse,
+    SchemaMismatch,
 )
 from attune_nb.filters import InquiryFilters, check_id, inquiry_where
 from attune_nb.frames import INQUIRY_JSON_COLUMNS, Column, inquiry_layout
@@ -51,18 +53,31 @@ class InquiryRepository:
 
     @property
     def execution_column(self) -> str:
-        """``created_by_execution``, or ``execution`` in older Attune schemas (probed once)."""
+        """``created_by_execution``, or ``execution`` in older Attune schemas (probed once).
+
+        Raises :class:`~attune_nb.errors.SchemaMismatch` naming what the table lacks
+        of the columns attune_nb reads (``inquiry`` when there is no such table).
+        """
         if self._execution_column is None:
-            names = (
+            names = set(
                 self.db.scalar(
                     "SELECT array_agg(column_name::text) FROM information_schema.columns "
                     "WHERE table_schema = 'attune' AND table_name = 'inquiry'"
                 )
-                or []
+                or ()
             )
-            self._execution_column = (
-                "created_by_execution" if "created_by_execution" in names else "execution"
-            )
+            column = "created_by_execution" if "created_by_execution" in names else "execution"
+            missing = [
+                f"inquiry.{c.name}"
+                for c in t.inquiry.columns
+                if (column if c.name == "created_by_execution" else c.name) not in names
+            ]
+            if not names:
+                missing = ["inquiry"]
+            if missing:
+                # Named as the current schema does: an older one may say ``execution``.
+                raise SchemaMismatch(self.db.url, missing)
+            self._execution_column = column
         return self._execution_column
 
     def _table(self) -> sa.Table:
@@ -194,7 +209,8 @@ class InquiryRepository:
         is released by a message Attune's API publishes, not by the row.
 
         Raises :class:`InquiryNotFound`, :class:`InquiryClosed`, :class:`InvalidResponse`
-        (``messages`` name each field and its problem; secret values show as ``***``),
+        (``messages`` name each field and its problem; secret values show as ``***``; also
+        when the database itself refuses the write, without quoting the row),
         :class:`~attune_nb.errors.WritesNotAllowed`; a refusal writes nothing.
 
         >>> db.inquiries.respond(392, option="ignore").response
@@ -261,14 +277,28 @@ class InquiryRepository:
             )
             .returning(*table.c)
         )
-        with self.db.transaction() as conn:
-            row = conn.execute(stmt).mappings().first()
-            if row is None:
-                now = conn.execute(
-                    sa.select(table.c.status, table.c.timeout_at, sa.func.now().label("now")).where(
-                        table.c.id == inquiry.id
-                    )
-                ).first()
+        refused_by_database: InvalidResponse | None = None
+        try:
+            with self.db.transaction() as conn:
+                row = conn.execute(stmt).mappings().first()
+                if row is None:
+                    now = conn.execute(
+                        sa.select(
+                            table.c.status, table.c.timeout_at, sa.func.now().label("now")
+                        ).where(table.c.id == inquiry.id)
+                    ).first()
+        except DBAPIError as exc:
+            # A refusal the driver table does not know (a constraint or trigger of a real
+            # Attune database) quotes the failing row and the statement's parameters: the
+            # response, secrets included. Say why without them, and keep no link to the
+            # raw error (raised below, outside this block, it has no __context__).
+            refused_by_database = InvalidResponse(
+                inquiry.id,
+                mask_secrets(response, inquiry.fields),
+                [f"response: the database refused it: {_refusal(exc, response, inquiry.fields)}"],
+            )
+        if refused_by_database is not None:
+            raise refused_by_database
         if row is not None:
             return self._row(row)
         if now is None:
@@ -278,6 +308,20 @@ class InquiryRepository:
         raise InquiryClosed(
             inquiry.id, "pending", f"it timed out at {now.timeout_at:%Y-%m-%d %H:%M:%S %Z}"
         )
+
+
+def _refusal(exc: DBAPIError, response: Any, fields: tuple[InquiryField, ...]) -> str:
+    """The first line of the server's message and its SQLSTATE, no secret value in it."""
+    lines = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
+    text = lines[0].strip() if lines else type(exc).__name__
+    if isinstance(response, dict):
+        for f in fields:
+            value = response.get(f.name) if f.secret else None
+            if value is not None and str(value):
+                text = text.replace(str(value), SECRET_MASK)
+    code = getattr(exc.orig, "pgcode", None)
+    where = f" (SQLSTATE {code})" if code else ""
+    return f"{text}{where}; nothing was written"
 
 
 def _options_phrase(inquiry: Inquiry) -> str:

@@ -260,6 +260,8 @@ class Listener:
         tick: float = 0.25,
         ping_every: float = 30.0,
     ) -> None:
+        if isinstance(channels, str | bytes) or not isinstance(channels, Iterable):
+            raise ConfigurationError("channels", channels, f"a list, some of {list(CHANNELS)}")
         channels = tuple(dict.fromkeys(channels))
         unknown = [c for c in channels if c not in CHANNELS]
         if unknown or not channels:

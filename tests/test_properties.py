@@ -911,12 +911,7 @@ def test_respond_refuses_what_jsonb_cannot_store(
     assert not ok and snapshot(world) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="listener.py Listener.__init__: tuple(dict.fromkeys(channels)) of a "
-    "non-iterable raises TypeError",
-)
-@pytest.mark.parametrize("channels", [None, 5], ids=["None", "int"])
+@pytest.mark.parametrize("channels", [None, 5, "execution_created"], ids=["None", "int", "str"])
 def test_listen_channels_not_a_list(world: attune_nb.Database, channels: Any) -> None:
     ok, listener = attempt("known_bugs", lambda: world.listen(channels=channels))
     if ok:

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("attune_nb")
 
 DEFAULT_LIMIT = 1000
+WITHOUT_HISTORY = "without_history"
+"""The ``attrs`` key of an intervals frame: selected executions that have no history rows."""
 
 
 class _Unset:

@@ -21,11 +21,13 @@ from attune_nb.records import Execution
 from attune_nb.repository._common import (
     _FROM,
     DEFAULT_LIMIT,
+    WITHOUT_HISTORY,
     RepositoryPart,
     _check_include,
     _check_limit,
     _e,
     _lifecycle_order,
+    log,
 )
 
 
@@ -154,6 +156,9 @@ class ExecutionReads(RepositoryPart):
         the selected executions' time span. The filters are those of :meth:`frame`
         (they select executions); ``left`` and ``duration`` are empty for the status
         an execution is in now. ``seq`` numbers the intervals of one execution.
+        ``attrs["without_history"]`` counts the selected executions that have no history
+        rows in their time span (retention deleted them, or an import wrote none): they
+        have no intervals, and the analyses built on these rows leave them out.
         """
         _check_limit(limit, 0)
         selection = dict(filters)
@@ -167,11 +172,17 @@ class ExecutionReads(RepositoryPart):
             sel = sel.limit(limit)
         sel_sub = sel.subquery("sel")
         with self.db.transaction() as conn:
-            lo, hi = conn.execute(
-                sa.select(sa.func.min(sel_sub.c.created), sa.func.max(sel_sub.c.updated))
+            lo, hi, selected = conn.execute(
+                sa.select(
+                    sa.func.min(sel_sub.c.created),
+                    sa.func.max(sel_sub.c.updated),
+                    sa.func.count(),
+                )
             ).one()
         if lo is None:
-            return frames.empty_frame(frames.INTERVAL_COLUMNS)
+            empty = frames.empty_frame(frames.INTERVAL_COLUMNS)
+            empty.attrs[WITHOUT_HISTORY] = 0
+            return empty
         h = t.execution_history
         status = h.c.new_values["status"].astext
         window_order = (
@@ -212,4 +223,18 @@ class ExecutionReads(RepositoryPart):
             steps.c.left,
             steps.c.left.is_(None).label("current"),
         ).order_by(steps.c.execution_id.desc(), steps.c.seq)
-        return self._read(stmt, frames.INTERVAL_COLUMNS)
+        frame = self._read(stmt, frames.INTERVAL_COLUMNS)
+        # Retention may have dropped the history of executions it kept: they have no
+        # intervals, so say how many of the selection were left out.
+        missing = int(selected) - int(frame["execution_id"].nunique())
+        frame.attrs[WITHOUT_HISTORY] = missing
+        if missing:
+            log.info(
+                "intervals: %d of %d selected executions have no history rows between %s "
+                "and %s (retention?): they have no intervals",
+                missing,
+                selected,
+                lo,
+                hi,
+            )
+        return frame
