@@ -56,6 +56,7 @@ def _cancelled(f: Failure) -> AttuneNbError:
 
 SQLSTATE_ERRORS: dict[str, Callable[[Failure], AttuneNbError]] = {
     "25006": lambda f: ReadOnlyError(f.statement or f.message),  # read_only_sql_transaction
+    "25001": lambda f: ReadOnlyError(f.statement or f.message),  # active_sql_transaction
     "3F000": lambda f: SchemaMissing(f.url),  # invalid_schema_name
     "57014": _cancelled,  # query_canceled: statement_timeout, a cancel request
     "55P03": _cancelled,  # lock_not_available: lock_timeout

@@ -59,6 +59,8 @@ _SERVER_SETTINGS = {
     "work_mem": "32MB",
     "max_connections": "100",
     "timezone": "UTC",
+    # Only the server's own user may connect through the socket (it trusts whoever does).
+    "unix_socket_permissions": "0700",
 }
 # A throwaway server (tests, benchmarks) may lose data on a crash: trade safety for speed.
 _THROWAWAY_SETTINGS = {"fsync": "off", "full_page_writes": "off"}
@@ -335,7 +337,8 @@ class EmbeddedServer:
     def _prepare(self) -> None:
         self.pgdata.mkdir(exist_ok=True)
         if self.socket_dir != self.pgdata:
-            self.socket_dir.mkdir(exist_ok=True)
+            self.socket_dir.mkdir(mode=0o700, exist_ok=True)
+            self.socket_dir.chmod(0o700)
         if not self._as_root:
             self.pgdata.chmod(0o700)
             return

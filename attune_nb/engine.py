@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
+from attune_nb import schema
 from attune_nb._reader import ArrowReader, Total
 from attune_nb.driver import translate_errors
 from attune_nb.errors import (
@@ -56,26 +57,23 @@ CONNECT_TIMEOUT = 10
 """Seconds a new connection may take (libpq's ``connect_timeout``) unless the URL sets
 one: a server that accepts but never answers raises DatabaseUnavailable, never hangs."""
 
-# What attune_nb reads; a database lacking one of these is not one we can serve.
+# What attune_nb reads; a database lacking one of these is not one we can serve. Every
+# column of the execution table is selected by some read (get, trace, the frames), so
+# all are required, except the optional ones of newer schemas (probed, read as NULL).
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "execution": (
-        "id",
-        "action_ref",
-        "parent",
-        "enforcement",
-        "status",
-        "created",
-        "updated",
-        "started_at",
+    "execution": tuple(
+        c.name for c in schema.execution.columns if c.name not in OPTIONAL_EXECUTION_COLUMNS
     ),
     "execution_history": (
         "time",
         "operation",
         "entity_id",
+        "entity_ref",
         "changed_fields",
         "old_values",
         "new_values",
     ),
+    "enforcement": ("id", "rule_ref", "trigger_ref"),  # joined into every frame
 }
 
 
@@ -358,7 +356,11 @@ def open_engine(url: str, *, readonly: bool = False) -> tuple[sa.Engine, str]:
         connect_args = (
             {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT}
         )
-        engine = sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+        # hide_parameters: SQLAlchemy's statement log and its errors never show values
+        # (a secret inquiry response, a result).
+        engine = sa.create_engine(
+            parsed, pool_pre_ping=True, hide_parameters=True, connect_args=connect_args
+        )
     except (ArgumentError, NoSuchModuleError) as exc:
         raise DatabaseUnavailable(masked, str(exc)) from exc
     settings = session_settings(readonly=readonly)
@@ -369,6 +371,14 @@ def open_engine(url: str, *, readonly: bool = False) -> tuple[sa.Engine, str]:
             for statement in settings:
                 cur.execute(statement)
         dbapi_conn.commit()
+
+    if readonly:
+        # The session default can be turned off from inside (SET default_transaction_
+        # read_only = off); a transaction declared read only, once a query ran in it,
+        # cannot be (a later SET TRANSACTION READ WRITE fails with 25001).
+        @event.listens_for(engine, "begin")
+        def _read_only(conn: Connection) -> None:
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY; SELECT 1")
 
     with translate_errors(masked):
         try:

@@ -257,13 +257,12 @@ def _execute_raw(url: str, sql: str) -> None:
 
 
 def test_schema_without_execution_history_raises_schema_mismatch(empty_url: str) -> None:
-    _execute_raw(
-        empty_url,
-        "CREATE SCHEMA attune; "
-        "CREATE TABLE attune.execution (id BIGSERIAL PRIMARY KEY, action_ref TEXT NOT NULL, "
-        "parent BIGINT, enforcement BIGINT, status TEXT, created TIMESTAMPTZ, "
-        "updated TIMESTAMPTZ, started_at TIMESTAMPTZ)",
-    )
+    tables = [
+        f"CREATE TABLE attune.{table} (" + ", ".join(f"{c} TEXT" for c in columns) + ")"
+        for table, columns in REQUIRED_COLUMNS.items()
+        if table != "execution_history"
+    ]
+    _execute_raw(empty_url, "CREATE SCHEMA attune; " + "; ".join(tables))
     with pytest.raises(SchemaMismatch) as info:
         attune_nb.connect(empty_url)
     expected = [f"execution_history.{c}" for c in REQUIRED_COLUMNS["execution_history"]]
@@ -274,14 +273,14 @@ def test_schema_without_execution_history_raises_schema_mismatch(empty_url: str)
 
 
 def test_execution_missing_a_column_raises_schema_mismatch(empty_url: str) -> None:
-    _execute_raw(
-        empty_url,
-        "CREATE SCHEMA attune; "
-        "CREATE TABLE attune.execution (id BIGINT, action_ref TEXT, parent BIGINT, "
-        "enforcement BIGINT, status TEXT, created TIMESTAMPTZ, updated TIMESTAMPTZ); "
-        "CREATE TABLE attune.execution_history (time TIMESTAMPTZ, operation TEXT, "
-        "entity_id BIGINT, changed_fields TEXT[], old_values JSONB, new_values JSONB)",
-    )
+    # Every required column but one (the check goes by name: their types do not matter).
+    tables = [
+        f"CREATE TABLE attune.{table} ("
+        + ", ".join(f"{c} TEXT" for c in columns if (table, c) != ("execution", "started_at"))
+        + ")"
+        for table, columns in REQUIRED_COLUMNS.items()
+    ]
+    _execute_raw(empty_url, "CREATE SCHEMA attune; " + "; ".join(tables))
     with pytest.raises(SchemaMismatch) as info:
         attune_nb.connect(empty_url)
     assert info.value.missing == ["execution.started_at"]

@@ -587,12 +587,6 @@ def test_a_missing_required_column_is_named(
     assert f"{table}.{column}" in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine.REQUIRED_COLUMNS lists 8 execution columns, but get(), trace() and every "
-    "frame select all of schema.execution: a database without one of the others connects, "
-    "then fails with a raw ProgrammingError (fix: require every column of schema.execution)",
-)
 @pytest.mark.parametrize("column", ["original_execution", "workflow_task", "retry_count"])
 def test_a_missing_column_that_reads_select_is_named(
     db: attune_nb.Database, db_url: str, column: str

@@ -593,11 +593,6 @@ def test_tracing_a_response_never_shows_the_secret(sdb: attune_nb.Database) -> N
     hidden("\n".join(traced), what=SECRET)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with SQLAlchemy's statement log on (sqlalchemy.engine at INFO, as its docs "
-    "suggest) the UPDATE's parameters are logged: engine.py needs hide_parameters=True",
-)
 def test_sqlalchemy_statement_logs_never_show_the_secret(
     sdb: attune_nb.Database, logs: pytest.LogCaptureFixture
 ) -> None:
@@ -675,13 +670,6 @@ def test_readonly_refuses_every_write_in_the_database_itself(
     assert _fingerprint(db) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="readonly=True sets default_transaction_read_only, which a session may turn off: "
-    "SET TRANSACTION READ WRITE (first in a transaction) or SET default_transaction_read_only "
-    "= off writes (fix: engine.py begins each read-only transaction with SET TRANSACTION READ "
-    "ONLY; SELECT 1, and maps SQLSTATE 25001 to ReadOnlyError)",
-)
 def test_readonly_cannot_be_switched_off_from_inside(db: attune_nb.Database, db_url: str) -> None:
     ro = attune_nb.connect(db_url, readonly=True)
     refused = []
@@ -720,23 +708,12 @@ def test_the_data_directory_is_private(pg: ThrowawayServer) -> None:
     assert server.socket_dir == server.pgdata
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="embedded.py leaves unix_socket_permissions at PostgreSQL's 0777: the socket "
-    "file is writable by everyone (fix: -c unix_socket_permissions=0700)",
-)
 def test_the_socket_is_not_writable_by_others(pg: ThrowawayServer) -> None:
     socket = pg.server.socket_dir / ".s.PGSQL.5432"
     assert socket.is_socket()
     assert _others(socket) & 0o002 == 0, oct(socket.stat().st_mode)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a home whose socket path is too long puts the socket in /tmp/attune_nb-*, "
-    "made with the default umask (0755) and a 0777 socket: any local user can connect "
-    "as the trusted superuser (fix: mkdir(mode=0o700) and unix_socket_permissions=0700)",
-)
 def test_a_socket_outside_the_data_directory_is_private(tmp_path: Path) -> None:
     home = tmp_path / ("long_" + "x" * 100)
     server = EmbeddedServer(home, throwaway=True)
