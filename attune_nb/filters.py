@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, TypedDict
 
@@ -133,6 +133,18 @@ def check_limit(name: str, value: Any, *, none: bool) -> int | None:
         )
         raise InvalidFilter(name, value, allowed)
     return int(value)
+
+
+def check_include(include: Any, allowed: Sequence[str]) -> tuple[str, ...]:
+    """The JSON columns ``include`` names (one name or a list of them), each once."""
+    names = (include,) if isinstance(include, str) else include
+    if isinstance(names, bytes | dict) or not isinstance(names, Iterable):
+        raise InvalidFilter("include", include, "a list, some of " + ", ".join(allowed))
+    names = tuple(names)
+    bad = [n for n in names if not isinstance(n, str) or n not in allowed]
+    if bad:
+        raise InvalidFilter("include", bad[0], "some of " + ", ".join(allowed))
+    return tuple(dict.fromkeys(names))
 
 
 def _storable(text: str) -> str | None:

@@ -20,11 +20,16 @@ from attune_nb.errors import (
     ConfigurationError,
     InquiryClosed,
     InquiryNotFound,
-    InvalidFilter,
     InvalidResponse,
     SchemaMismatch,
 )
-from attune_nb.filters import InquiryFilters, check_id, inquiry_where
+from attune_nb.filters import (
+    InquiryFilters,
+    check_id,
+    check_include,
+    check_limit,
+    inquiry_where,
+)
 from attune_nb.frames import INQUIRY_JSON_COLUMNS, Column, inquiry_layout
 from attune_nb.records import SECRET_MASK, Inquiry, InquiryField, mask_secrets, parse_fields
 
@@ -133,12 +138,8 @@ class InquiryRepository:
         include = _check_include(include)
         table = self._table()
         where = inquiry_where(dict(filters), table, self.execution_column)
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
-        ):
-            raise InvalidFilter("limit", limit, "a whole number >= 0, or None")
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise InvalidFilter("offset", offset, "a whole number >= 0")
+        check_limit("limit", limit, none=True)
+        check_limit("offset", offset, none=False)
         layout = inquiry_layout(include)
         # The schema is always read: it says which response fields are secret.
         queried = layout if "response_schema" in include else [*layout, _SCHEMA_COLUMN]
@@ -332,11 +333,7 @@ def _options_phrase(inquiry: Inquiry) -> str:
 
 
 def _check_include(include: Iterable[str]) -> tuple[str, ...]:
-    names = (include,) if isinstance(include, str) else tuple(include)
-    bad = [n for n in names if n not in INQUIRY_JSON_COLUMNS]
-    if bad:
-        raise InvalidFilter("include", bad[0], "some of " + ", ".join(INQUIRY_JSON_COLUMNS))
-    return tuple(dict.fromkeys(names))
+    return check_include(include, INQUIRY_JSON_COLUMNS)
 
 
 def validate_response(inquiry: Inquiry, response: Any) -> list[str]:

@@ -995,10 +995,14 @@ CREATE TABLE attune.execution (
     id BIGSERIAL PRIMARY KEY, action_ref TEXT NOT NULL, parent BIGINT, enforcement BIGINT,
     status attune.execution_status_enum NOT NULL DEFAULT 'requested',
     started_at TIMESTAMPTZ, created TIMESTAMPTZ NOT NULL DEFAULT NOW(),
-    updated TIMESTAMPTZ NOT NULL DEFAULT NOW());
+    updated TIMESTAMPTZ NOT NULL DEFAULT NOW(), action BIGINT, config JSONB, env_vars JSONB,
+    executor BIGINT, permission_set_refs TEXT[], worker BIGINT, result JSONB,
+    timeout_seconds INTEGER, workflow_task JSONB, retry_count INTEGER, max_retries INTEGER,
+    retry_reason TEXT, original_execution BIGINT, trace_tag TEXT);
+CREATE TABLE attune.enforcement (id BIGSERIAL PRIMARY KEY, rule_ref TEXT, trigger_ref TEXT);
 CREATE TABLE attune.execution_history (
     time TIMESTAMPTZ NOT NULL DEFAULT NOW(), operation TEXT NOT NULL, entity_id BIGINT NOT NULL,
-    changed_fields TEXT[] NOT NULL DEFAULT '{}', old_values JSONB, new_values JSONB);
+    entity_ref TEXT, changed_fields TEXT[] NOT NULL DEFAULT '{}', old_values JSONB, new_values JSONB);
 CREATE TABLE attune.inquiry (
     id BIGSERIAL PRIMARY KEY, execution BIGINT NOT NULL, prompt TEXT NOT NULL,
     response_schema JSONB, response_options JSONB NOT NULL,

@@ -852,11 +852,6 @@ def test_live_monitor(world: attune_nb.Database, limit: Any, channels: Any, sinc
 # -- known bugs in modules of other owners (each with the failing example) -----------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="repository/_common.py _check_limit and inquiries.py frame: a limit or offset "
-    "beyond bigint reaches PostgreSQL (adbc DataError 'bigint out of range')",
-)
 @pytest.mark.parametrize(
     ("how", "value"),
     [
@@ -879,11 +874,6 @@ def test_limits_beyond_bigint_are_refused(world: attune_nb.Database, how: str, v
     attempt("known_bugs", calls[how])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="repository/_common.py and inquiries.py _check_include: tuple(include) of a "
-    "non-iterable raises TypeError",
-)
 @pytest.mark.parametrize("include", [None, 5, True, 1.5], ids=["None", "int", "bool", "float"])
 @pytest.mark.parametrize("how", ["frame", "children", "inquiries"])
 def test_include_not_a_list(world: attune_nb.Database, how: str, include: Any) -> None:

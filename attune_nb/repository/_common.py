@@ -17,9 +17,8 @@ from attune_nb import frames
 from attune_nb import schema as t
 from attune_nb.errors import (
     ExecutionNotFound,
-    InvalidFilter,
 )
-from attune_nb.filters import check_id, execution_where
+from attune_nb.filters import check_id, check_include, check_limit, execution_where
 from attune_nb.frames import Column
 from attune_nb.records import Execution
 
@@ -102,20 +101,12 @@ def _running_since(source: Any) -> Any:
 
 
 def _check_include(include: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(include, str):
-        include = (include,)
-    names = tuple(include)
-    bad = [n for n in names if n not in frames.JSON_COLUMNS]
-    if bad:
-        raise InvalidFilter("include", bad[0], "some of " + ", ".join(frames.JSON_COLUMNS))
-    return names
+    return check_include(include, frames.JSON_COLUMNS)
 
 
 def _check_limit(limit: Any, offset: Any) -> None:
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise InvalidFilter("limit", limit, "a whole number >= 0, or None for every row")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InvalidFilter("offset", offset, "a whole number >= 0")
+    check_limit("limit", limit, none=True)
+    check_limit("offset", offset, none=False)
 
 
 class RepositoryPart:
