@@ -13,8 +13,9 @@ import contextlib
 import functools
 import logging
 import os
+import threading
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Self
 from urllib.parse import quote, unquote, urlencode
 
@@ -187,6 +188,7 @@ class Engine:
             libpq_uri(engine.url), url=self.url, settings=session_settings(readonly=readonly)
         )
         self._tracers: list[Callable[[str, Any], None]] = []
+        self._hidden = threading.local()
         event.listen(engine, "before_cursor_execute", self._on_execute)
 
     def _on_execute(
@@ -201,9 +203,30 @@ class Engine:
         self.emit_sql(statement, parameters)
 
     def emit_sql(self, statement: str, parameters: Any = None) -> None:
-        """Hand a statement to the active tracers (the reader's queries go through here)."""
+        """Hand a statement to the active tracers (the reader's queries go through here).
+
+        The values of parameters named in a :meth:`hiding` block reach them as ``***``.
+        """
+        if not self._tracers:
+            return
+        hidden = getattr(self._hidden, "names", ())
+        if hidden and isinstance(parameters, Mapping):
+            parameters = {k: "***" if k in hidden else v for k, v in parameters.items()}
         for tracer in self._tracers:
             tracer(statement, parameters)
+
+    @contextlib.contextmanager
+    def hiding(self, *names: str) -> Iterator[None]:
+        """Inside the block (this thread), tracers see the parameters ``names`` as ``***``.
+
+        For values that must never be shown (a response with secret fields).
+        """
+        before = getattr(self._hidden, "names", ())
+        self._hidden.names = (*before, *names)
+        try:
+            yield
+        finally:
+            self._hidden.names = before
 
     @contextlib.contextmanager
     def tracer(self, callback: Callable[[str, Any], None]) -> Iterator[None]:

@@ -280,7 +280,8 @@ class InquiryRepository:
         )
         refused_by_database: InvalidResponse | None = None
         try:
-            with self.db.transaction() as conn:
+            # A tracer (db.tracer) sees the response as ***: it may hold secret fields.
+            with self.db.hiding("response"), self.db.transaction() as conn:
                 row = conn.execute(stmt).mappings().first()
                 if row is None:
                     now = conn.execute(

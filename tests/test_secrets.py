@@ -579,11 +579,6 @@ def test_a_secret_answer_on_a_real_attune_database_warns_without_it(
         pg.drop_database("secrets_unmanaged")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="db.tracer(print) hands the UPDATE's parameters, the secret response included, "
-    "to the callback: engine.py must mask the binds a repository marks secret",
-)
 def test_tracing_a_response_never_shows_the_secret(sdb: attune_nb.Database) -> None:
     inquiry = ask(sdb)
     traced: list[str] = []
