@@ -31,6 +31,7 @@ from attune_nb.errors import (
     SchemaMismatch,
     SchemaMissing,
     SeedError,
+    SkippedRowsWarning,
     StaleUpdate,
     WritesNotAllowed,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "SchemaMismatch",
     "SchemaMissing",
     "SeedError",
+    "SkippedRowsWarning",
     "StaleUpdate",
     "Trace",
     "WritesNotAllowed",

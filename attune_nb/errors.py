@@ -27,7 +27,8 @@ values it is about as attributes, and says in its message what to do::
 Warnings have a small tree of their own::
 
     AttuneNbWarning (UserWarning)
-    └── DatabaseOnlyWarning         a write that a live Attune's services will not hear about
+    ├── DatabaseOnlyWarning         a write that a live Attune's services will not hear about
+    └── SkippedRowsWarning          a read left rows out (the message says how many and why)
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ __all__ = [
     "SchemaMismatch",
     "SchemaMissing",
     "SeedError",
+    "SkippedRowsWarning",
     "StaleUpdate",
     "WritesNotAllowed",
 ]
@@ -347,4 +349,12 @@ class DatabaseOnlyWarning(AttuneNbWarning):
 
     Issued before the write, saying what will not happen (the worker keeps running,
     the workflow does not resume, no executor schedules it).
+    """
+
+
+class SkippedRowsWarning(AttuneNbWarning):
+    """A read left rows out: the message says how many, of how many, and why.
+
+    For example executions whose history rows retention deleted: they have no
+    intervals, so the analyses built on ``intervals`` do not count them.
     """

@@ -46,6 +46,7 @@ PUBLIC = [
     "SchemaMismatch",
     "SchemaMissing",
     "SeedError",
+    "SkippedRowsWarning",
     "StaleUpdate",
     "Trace",
     "WritesNotAllowed",

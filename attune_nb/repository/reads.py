@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Unpack
@@ -12,9 +13,7 @@ import sqlalchemy as sa
 
 from attune_nb import frames
 from attune_nb import schema as t
-from attune_nb.errors import (
-    ExecutionNotFound,
-)
+from attune_nb.errors import ExecutionNotFound, SkippedRowsWarning
 from attune_nb.filters import ExecutionFilters, check_id, execution_where, to_utc
 from attune_nb.frames import execution_layout
 from attune_nb.records import Execution
@@ -27,7 +26,6 @@ from attune_nb.repository._common import (
     _check_limit,
     _e,
     _lifecycle_order,
-    log,
 )
 
 
@@ -158,7 +156,8 @@ class ExecutionReads(RepositoryPart):
         an execution is in now. ``seq`` numbers the intervals of one execution.
         ``attrs["without_history"]`` counts the selected executions that have no history
         rows in their time span (retention deleted them, or an import wrote none): they
-        have no intervals, and the analyses built on these rows leave them out.
+        have no intervals, and the analyses built on these rows leave them out. When
+        there are any, :class:`~attune_nb.errors.SkippedRowsWarning` says so.
         """
         _check_limit(limit, 0)
         selection = dict(filters)
@@ -229,12 +228,11 @@ class ExecutionReads(RepositoryPart):
         missing = int(selected) - int(frame["execution_id"].nunique())
         frame.attrs[WITHOUT_HISTORY] = missing
         if missing:
-            log.info(
-                "intervals: %d of %d selected executions have no history rows between %s "
-                "and %s (retention?): they have no intervals",
-                missing,
-                selected,
-                lo,
-                hi,
+            warnings.warn(
+                f"intervals: {missing} of {selected} executions selected have no history "
+                f"rows between {lo} and {hi} (retention deleted them, or an import wrote "
+                "none): they have no intervals, and analyses of these rows leave them out",
+                SkippedRowsWarning,
+                stacklevel=2,
             )
         return frame
