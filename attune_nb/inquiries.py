@@ -352,8 +352,6 @@ def validate_response(inquiry: Inquiry, response: Any) -> list[str]:
     >>> validate_response(asked, {"pin": "1234"})
     ['approved: required but missing', "pin: *** is not of type 'integer'"]
     """
-    import jsonschema
-
     fields = inquiry.fields
     if not isinstance(response, dict):
         kind = "null" if response is None else type(response).__name__
@@ -364,6 +362,8 @@ def validate_response(inquiry: Inquiry, response: Any) -> list[str]:
     schema = inquiry.validation_schema
     if schema is None:
         return []
+    import jsonschema  # here: its import takes seconds, and few inquiries need it
+
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
         cls.check_schema(schema)

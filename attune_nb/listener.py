@@ -316,6 +316,8 @@ class Listener:
         self._listening_since: dt.datetime = self._watermark  # the current LISTEN
 
     def __repr__(self) -> str:
+        if not hasattr(self, "url"):  # shown in a traceback of a refused __init__
+            return "<Listener (not started: its options were refused)>"
         return (
             f"<Listener {self.url} {self.state} channels={len(self.channels)} "
             f"delivered={self.delivered} reconnects={self.reconnects}>"

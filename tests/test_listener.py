@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -540,6 +541,10 @@ def test_options_are_checked(db: Database, options: dict[str, Any], name: str) -
     with pytest.raises(ConfigurationError) as caught:
         Listener(db, **options)
     assert caught.value.name == name
+    # The half-made listener in the traceback's frames can still be shown.
+    frames = [f.f_locals.get("self") for f, _ in traceback.walk_tb(caught.tb)]
+    refused = [f for f in frames if isinstance(f, Listener)]
+    assert [repr(f) for f in refused] == ["<Listener (not started: its options were refused)>"]
 
 
 def test_channels_are_attunes() -> None:
