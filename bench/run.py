@@ -254,7 +254,12 @@ def merge(old: str, new: str, items: set[int], note: str) -> str:
                 placed = True
             continue
         head.append(line)
-    rows = [line for line in head if _SUMMARY_ROW.match(line)]
+    # The summary rows in item order (stable within an item), where they stood.
+    at = [i for i, line in enumerate(head) if _SUMMARY_ROW.match(line)]
+    ordered = sorted((head[i] for i in at), key=lambda r: int(_SUMMARY_ROW.match(r).group(1)))  # type: ignore[union-attr]
+    for i, line in zip(at, ordered, strict=True):
+        head[i] = line
+    rows = [head[i] for i in at]
     met = sum(1 for r in rows if r.rstrip("| ").endswith("met"))
     missed = sum(1 for r in rows if r.rstrip("| ").endswith("**MISSED**"))
     text = "\n".join(head) + "\n"
