@@ -1002,7 +1002,8 @@ CREATE TABLE attune.execution (
 CREATE TABLE attune.enforcement (id BIGSERIAL PRIMARY KEY, rule_ref TEXT, trigger_ref TEXT);
 CREATE TABLE attune.execution_history (
     time TIMESTAMPTZ NOT NULL DEFAULT NOW(), operation TEXT NOT NULL, entity_id BIGINT NOT NULL,
-    entity_ref TEXT, changed_fields TEXT[] NOT NULL DEFAULT '{}', old_values JSONB, new_values JSONB);
+    entity_ref TEXT, changed_fields TEXT[] NOT NULL DEFAULT '{}', old_values JSONB,
+    new_values JSONB);
 CREATE TABLE attune.inquiry (
     id BIGSERIAL PRIMARY KEY, execution BIGINT NOT NULL, prompt TEXT NOT NULL,
     response_schema JSONB, response_options JSONB NOT NULL,
