@@ -399,9 +399,11 @@ def open_engine(url: str, *, readonly: bool = False) -> tuple[sa.Engine, str]:
         # The session default can be turned off from inside (SET default_transaction_
         # read_only = off); a transaction declared read only, once a query ran in it,
         # cannot be (a later SET TRANSACTION READ WRITE fails with 25001).
+        # On the DBAPI cursor: a setting of ours, not a statement for tracers to show.
         @event.listens_for(engine, "begin")
         def _read_only(conn: Connection) -> None:
-            conn.exec_driver_sql("SET TRANSACTION READ ONLY; SELECT 1")
+            with conn.connection.dbapi_connection.cursor() as cur:  # type: ignore[union-attr]
+                cur.execute("SET TRANSACTION READ ONLY; SELECT 1")
 
     with translate_errors(masked):
         try:

@@ -232,6 +232,8 @@ def test_reversed_and_unparseable_windows_are_refused(outcomes: attune_nb.Databa
         assert (info.value.name, info.value.value) == ("until", "the day after")
 
 
+# The executions of `outcomes` have no history rows: intervals() says so, as it should.
+@pytest.mark.filterwarnings("ignore::attune_nb.SkippedRowsWarning")
 def test_not_an_execution_frame_is_refused(outcomes: attune_nb.Database) -> None:
     with pytest.raises(InvalidFilter) as info:
         failure_rate(outcomes.executions.intervals(), since=SINCE, until=UNTIL)
